@@ -1,0 +1,427 @@
+/* apply.c - see apply.h */
+#define _POSIX_C_SOURCE 200809L
+#include "apply.h"
+
+#include "exitcodes.h"
+#include "log.h"
+#include "sqlscan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void push(char ***arr, size_t *n, char *s)
+{
+	*arr = xrealloc(*arr, (*n + 1) * sizeof **arr);
+	(*arr)[(*n)++] = s;
+}
+
+int plan_build(struct dbconn *db, const struct migset *set, struct plan *p, char **err)
+{
+	struct ledger l;
+	int rc;
+
+	memset(p, 0, sizeof *p);
+	rc = ledger_load(db, &l, err);
+	if (rc)
+		return rc;
+	p->ledger_exists = l.exists;
+	if (!l.exists) {
+		rc = ledger_user_tables(db, &p->user_tables, &p->table_sample, err);
+		if (rc) {
+			ledger_free(&l);
+			return rc;
+		}
+	}
+	p->pending = xcalloc(set->count ? set->count : 1, sizeof *p->pending);
+	for (size_t i = 0; i < set->count; i++) {
+		const struct migration *m = &set->items[i];
+		const struct ledger_row *r = ledger_applied_row(&l, m->name);
+		if (r) {
+			p->applied++;
+			if (!migration_checksum_matches(m, r->checksum))
+				push(&p->drifted, &p->ndrifted, xstrdup(m->name));
+		} else if (!ledger_has_live_row(&l, m->name)) {
+			p->pending[p->npending++] = i;
+		}
+	}
+	for (size_t i = 0; i < l.count; i++) {
+		const struct ledger_row *r = &l.rows[i];
+		if (ledger_row_failed(r))
+			push(&p->failed, &p->nfailed,
+			     xasprintf("%s (started at %s)", r->migration_name, r->started_at));
+		else if (!r->rolled_back_at && !migset_find(set, r->migration_name)) {
+			bool dup = false;
+			for (size_t k = 0; k < p->nunknown; k++)
+				dup |= strcmp(p->unknown[k], r->migration_name) == 0;
+			if (!dup)
+				push(&p->unknown, &p->nunknown, xstrdup(r->migration_name));
+		}
+	}
+	ledger_free(&l);
+	return AZ_EXIT_OK;
+}
+
+static void free_list(char **a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(a[i]);
+	free(a);
+}
+
+void plan_free(struct plan *p)
+{
+	free(p->table_sample);
+	free(p->pending);
+	free_list(p->failed, p->nfailed);
+	free_list(p->drifted, p->ndrifted);
+	free_list(p->unknown, p->nunknown);
+	memset(p, 0, sizeof *p);
+}
+
+static char *join(char **a, size_t n)
+{
+	struct strbuf sb;
+	sb_init(&sb);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_adds(&sb, ", ");
+		sb_adds(&sb, a[i]);
+	}
+	return sb.buf;
+}
+
+int plan_blocker(const struct plan *p, bool allow_checksum_mismatch, char **err)
+{
+	if (!p->ledger_exists && p->user_tables > 0) {
+		*err = xasprintf(
+		    "the schema holds %ld table%s (%s%s) but no _prisma_migrations ledger "
+		    "(Prisma P3005); baseline it with 'auzdb resolve --applied NAME' for each "
+		    "migration already in place",
+		    p->user_tables, p->user_tables == 1 ? "" : "s", p->table_sample,
+		    p->user_tables > 5 ? ", ..." : "");
+		return AZ_EXIT_NEEDS_ACTION;
+	}
+	if (p->nfailed) {
+		char *names = join(p->failed, p->nfailed);
+		*err = xasprintf(
+		    "failed migration%s in the ledger block new migrations (Prisma P3009): %s; "
+		    "repair the database, then 'auzdb resolve --rolled-back NAME' to retry it "
+		    "or 'auzdb resolve --applied NAME' if it was completed by hand",
+		    p->nfailed == 1 ? "" : "s", names);
+		free(names);
+		return AZ_EXIT_NEEDS_ACTION;
+	}
+	if (p->ndrifted && !allow_checksum_mismatch) {
+		char *names = join(p->drifted, p->ndrifted);
+		*err = xasprintf(
+		    "applied migration%s edited since it was applied (checksum mismatch): %s; "
+		    "restore the original file%s or pass --allow-checksum-mismatch",
+		    p->ndrifted == 1 ? "" : "s", names, p->ndrifted == 1 ? "" : "s");
+		free(names);
+		return AZ_EXIT_NEEDS_ACTION;
+	}
+	return AZ_EXIT_OK;
+}
+
+char *plan_state(const struct plan *p)
+{
+	char *dummy = NULL;
+	int b = plan_blocker(p, false, &dummy);
+	free(dummy);
+	if (b)
+		return xstrdup("needs action");
+	if (!p->ledger_exists && p->npending == 0)
+		return xstrdup("not managed");
+	if (p->npending)
+		return xasprintf("%zu pending", p->npending);
+	return xstrdup("up to date");
+}
+
+/* ---- applying -------------------------------------------------------- */
+
+/* 1-based line of a 1-based character position in a UTF-8 script. */
+static long line_of(const char *script, size_t len, long charpos)
+{
+	long line = 1, chars = 0;
+	for (size_t i = 0; i < len && chars < charpos - 1; i++) {
+		unsigned char c = (unsigned char)script[i];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		chars++;
+		if (c == '\n')
+			line++;
+	}
+	return line;
+}
+
+struct failure {
+	char *summary; /* one line for the log */
+	char *logs;    /* Prisma-shaped text for the ledger row */
+};
+
+static void describe_failure(const struct migration *m, const PGresult *res, const PGconn *pg,
+                             struct failure *f)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *prim = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+	char *oneline = db_result_error(res, pg);
+	struct strbuf logs;
+	long line = 0;
+
+	if (pos)
+		line = line_of(m->script, m->script_len, atol(pos));
+	sb_init(&logs);
+	sb_addf(
+	    &logs,
+	    "A migration failed to apply. New migrations cannot be applied before the error is "
+	    "recovered from. Read more about how to resolve migration issues in a production "
+	    "database: https://pris.ly/d/migrate-resolve\n\nMigration name: %s\n\nDatabase error "
+	    "code: %s\n\nDatabase error:\nERROR: %s\n",
+	    m->name, state ? state : "none", prim ? prim : PQerrorMessage(pg));
+	if (detail)
+		sb_addf(&logs, "DETAIL: %s\n", detail);
+	if (hint)
+		sb_addf(&logs, "HINT: %s\n", hint);
+	if (line)
+		sb_addf(&logs, "\nPosition: line %ld of migration.sql\n", line);
+	sb_adds(&logs, "\nApplied by auzdb; the migration's changes were rolled back.\n");
+	f->logs = logs.buf;
+	if (line)
+		f->summary =
+		    xasprintf("migration %s failed at line %ld: %s", m->name, line, oneline);
+	else
+		f->summary = xasprintf("migration %s failed: %s", m->name, oneline);
+	free(oneline);
+}
+
+static bool script_ok(const PGresult *res)
+{
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
+}
+
+/* Leaves the session idle whatever the script did to it. */
+static void settle(struct dbconn *db)
+{
+	if (PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(db->pg, "ROLLBACK");
+		PQclear(r);
+	}
+}
+
+/*
+ * Runs one migration.  Returns AZ_EXIT_OK, AZ_EXIT_MIGRATION (the script
+ * failed and was rolled back, row recorded), or another code (*err).
+ */
+static int apply_one(struct dbconn *db, const struct migration *m, char **err)
+{
+	char id[37], started[40], finished[40];
+	PGresult *res = NULL;
+	struct failure f = {NULL, NULL};
+	bool has_sql = sql_count_statements(m->script, m->script_len) > 0;
+	int rc;
+
+	ledger_new_id(id);
+	ledger_now(started);
+
+	if (!m->own_transaction) {
+		/* row and script commit together, or not at all */
+		if (!db_command(db, "BEGIN", 0, NULL, err))
+			return AZ_EXIT_UNREACHABLE;
+		rc = ledger_insert_started(db, id, m->checksum, m->name, started, err);
+		if (rc) {
+			settle(db);
+			return rc;
+		}
+		if (has_sql)
+			res = PQexec(db->pg, m->script);
+		if (!has_sql || script_ok(res)) {
+			PQclear(res);
+			res = NULL;
+			ledger_now(finished);
+			rc = ledger_mark_finished(db, id, finished, err);
+			if (rc) {
+				settle(db);
+				return rc;
+			}
+			res = PQexec(db->pg, "COMMIT");
+			if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+				PQclear(res);
+				return AZ_EXIT_OK;
+			}
+			/* e.g. a deferred constraint failed at commit */
+		}
+		describe_failure(m, res, db->pg, &f);
+		PQclear(res);
+		settle(db);
+		if (PQstatus(db->pg) != CONNECTION_OK) {
+			*err = f.summary;
+			free(f.logs);
+			return AZ_EXIT_UNREACHABLE;
+		}
+		rc = ledger_insert_failed(db, id, m->checksum, m->name, started, f.logs, err);
+		free(f.logs);
+		if (rc) {
+			free(f.summary);
+			return rc;
+		}
+		*err = f.summary;
+		return AZ_EXIT_MIGRATION;
+	}
+
+	/* The script manages its own transactions: run it as Prisma does. */
+	rc = ledger_insert_started(db, id, m->checksum, m->name, started, err);
+	if (rc)
+		return rc;
+	if (has_sql)
+		res = PQexec(db->pg, m->script);
+	if (!has_sql || script_ok(res)) {
+		bool open_txn = PQtransactionStatus(db->pg) != PQTRANS_IDLE;
+		PQclear(res);
+		if (open_txn) {
+			settle(db);
+			*err = xasprintf(
+			    "migration %s left a transaction open (missing COMMIT); it was rolled "
+			    "back",
+			    m->name);
+			(void)!ledger_set_logs(db, id, *err, &(char *){NULL});
+			return AZ_EXIT_MIGRATION;
+		}
+		ledger_now(finished);
+		return ledger_mark_finished(db, id, finished, err);
+	}
+	describe_failure(m, res, db->pg, &f);
+	PQclear(res);
+	settle(db);
+	rc = ledger_set_logs(db, id, f.logs, err);
+	free(f.logs);
+	if (rc) {
+		free(f.summary);
+		return rc;
+	}
+	*err = f.summary;
+	return AZ_EXIT_MIGRATION;
+}
+
+void outcome_free(struct db_outcome *o)
+{
+	for (size_t i = 0; i < o->ndone; i++)
+		free(o->done[i].name);
+	free(o->done);
+	free(o->database);
+	free(o->error);
+	free(o->state_before);
+	memset(o, 0, sizeof *o);
+}
+
+static int fail_outcome(struct db_outcome *out, int rc, char *err)
+{
+	out->exit_code = rc;
+	out->error = err;
+	log_at(LOG_ERROR, &(struct log_ctx){out->database, NULL, -1}, "%s", err ? err : "failed");
+	return rc;
+}
+
+int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
+                     struct db_outcome *out)
+{
+	struct plan p;
+	char *err = NULL;
+	long long start = now_ms();
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->database = xstrdup(db->dbname);
+
+	if (!cfg->dry_run) {
+		rc = db_lock(db, cfg->lock_timeout_s, &err);
+		if (rc)
+			return fail_outcome(out, rc, err);
+	}
+	rc = plan_build(db, set, &p, &err);
+	if (rc) {
+		db_unlock(db);
+		return fail_outcome(out, rc, err);
+	}
+	out->state_before = plan_state(&p);
+	out->applied_before = p.applied;
+	out->pending_before = p.npending;
+	for (size_t i = 0; i < p.nunknown; i++)
+		log_at(LOG_WARN, &(struct log_ctx){db->dbname, p.unknown[i], -1},
+		       "migration %s is recorded as applied but is not in %s", p.unknown[i],
+		       set->source);
+	rc = plan_blocker(&p, cfg->allow_checksum_mismatch, &err);
+	if (rc) {
+		plan_free(&p);
+		db_unlock(db);
+		return fail_outcome(out, rc, err);
+	}
+	for (size_t i = 0; i < p.ndrifted; i++)
+		log_at(LOG_WARN, &(struct log_ctx){db->dbname, p.drifted[i], -1},
+		       "migration %s was edited after it was applied (allowed by "
+		       "--allow-checksum-mismatch)",
+		       p.drifted[i]);
+
+	if (cfg->dry_run) {
+		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		       "dry run: %zu applied, %zu pending%s", p.applied, p.npending,
+		       p.ledger_exists ? "" : " (the ledger table would be created)");
+		for (size_t i = 0; i < p.npending; i++) {
+			const struct migration *m = &set->items[p.pending[i]];
+			log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, -1},
+			       "would apply %s%s", m->name,
+			       m->own_transaction ? " (runs outside a transaction)" : "");
+		}
+		plan_free(&p);
+		out->duration_ms = now_ms() - start;
+		return AZ_EXIT_OK;
+	}
+
+	if (!p.ledger_exists) {
+		rc = ledger_create(db, &err);
+		if (rc) {
+			plan_free(&p);
+			db_unlock(db);
+			return fail_outcome(out, rc, err);
+		}
+		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		       "created the _prisma_migrations ledger");
+	}
+	if (p.npending == 0)
+		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		       "up to date: %zu migration%s applied, none pending", p.applied,
+		       p.applied == 1 ? "" : "s");
+	out->done = xcalloc(p.npending ? p.npending : 1, sizeof *out->done);
+	for (size_t i = 0; i < p.npending; i++) {
+		const struct migration *m = &set->items[p.pending[i]];
+		long long t0 = now_ms();
+		if (m->own_transaction)
+			log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, -1},
+			       "applying %s outside a transaction (%s)", m->name,
+			       m->own_txn_reason);
+		rc = apply_one(db, m, &err);
+		if (rc == AZ_EXIT_OK && !db_reset_session(db, &err))
+			rc = AZ_EXIT_UNREACHABLE;
+		if (rc) {
+			plan_free(&p);
+			db_unlock(db);
+			return fail_outcome(out, rc, err);
+		}
+		out->done[out->ndone].name = xstrdup(m->name);
+		out->done[out->ndone++].duration_ms = now_ms() - t0;
+		log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, now_ms() - t0},
+		       "applied %s", m->name);
+	}
+	plan_free(&p);
+	db_unlock(db);
+	out->duration_ms = now_ms() - start;
+	if (out->ndone)
+		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, out->duration_ms},
+		       "%zu migration%s applied, database is up to date", out->ndone,
+		       out->ndone == 1 ? "" : "s");
+	return AZ_EXIT_OK;
+}

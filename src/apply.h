@@ -1,0 +1,68 @@
+/*
+ * apply.h - the planner and applier for one database.
+ *
+ * Owns: comparing a migration set with a database's ledger (what is
+ * applied, pending, failed, edited, unknown locally), the refusals that
+ * protect data (failed rows, checksum drift, a non-empty schema without a
+ * ledger), and applying pending migrations: each in one transaction
+ * together with its ledger row, or - when the script cannot run inside one
+ * - the way Prisma runs it.  Records the outcome for the report.
+ * Calls: conn, ledger, migset, log.
+ */
+#ifndef AUZDB_APPLY_H
+#define AUZDB_APPLY_H
+
+#include "conn.h"
+#include "ledger.h"
+#include "migset.h"
+
+struct plan {
+	bool ledger_exists;
+	long user_tables;   /* ordinary tables in the schema (for the no-ledger check) */
+	char *table_sample; /* a few of their names */
+	size_t applied;     /* local migrations recorded as applied */
+	size_t *pending;    /* indexes into the set, in order */
+	size_t npending;
+	char **failed; /* "name (started at ...)" of failed rows */
+	size_t nfailed;
+	char **drifted; /* applied migrations whose file changed */
+	size_t ndrifted;
+	char **unknown; /* applied in the database, absent locally */
+	size_t nunknown;
+};
+
+struct applied_migration {
+	char *name;
+	long long duration_ms;
+};
+
+/* What happened to one database: the report's row. */
+struct db_outcome {
+	char *database;
+	int exit_code;
+	char *error;        /* one line, or NULL */
+	char *state_before; /* "up to date", "3 pending", "failed row", ... */
+	size_t applied_before;
+	size_t pending_before;
+	struct applied_migration *done;
+	size_t ndone;
+	long long duration_ms;
+};
+
+int plan_build(struct dbconn *db, const struct migset *set, struct plan *p,
+               char **err) AZ_MUSTCHECK;
+void plan_free(struct plan *p);
+/* The exit code a plan calls for before anything is applied (0, 8). */
+int plan_blocker(const struct plan *p, bool allow_checksum_mismatch, char **err);
+/* Short state words: "up to date", "N pending", "needs action". */
+char *plan_state(const struct plan *p);
+
+/*
+ * Brings one connected database up to date with set: lock, checks, apply,
+ * unlock.  Fills out (caller frees with outcome_free) and returns its exit code.
+ */
+int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
+                     struct db_outcome *out);
+void outcome_free(struct db_outcome *o);
+
+#endif

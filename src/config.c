@@ -1,0 +1,405 @@
+/* config.c - see config.h */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include "exitcodes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *set_kind_name(enum migration_set_kind k)
+{
+	return k == SET_TENANT ? "tenant" : "master";
+}
+
+static char *fail(char **err, const char *fmt, ...) AZ_PRINTF(2, 3);
+static char *fail(char **err, const char *fmt, ...)
+{
+	struct strbuf sb;
+	va_list ap;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	*err = sb.buf;
+	return NULL;
+}
+
+/* The password part of a postgres URL or key=value string, if any. */
+static void register_url_secret(const char *url)
+{
+	const char *p, *at, *colon, *scheme = strstr(url, "://");
+	const char *kw;
+
+	if (scheme) {
+		p = scheme + 3;
+		at = strchr(p, '@');
+		if (at) {
+			colon = memchr(p, ':', (size_t)(at - p));
+			if (colon && at > colon + 1) {
+				char *pw = xstrndup(colon + 1, (size_t)(at - colon - 1));
+				log_add_secret(pw);
+				free(pw);
+			}
+		}
+	}
+	/* password=... in a query string or a key=value conninfo */
+	for (kw = strstr(url, "password="); kw; kw = strstr(kw + 1, "password=")) {
+		const char *v = kw + 9;
+		size_t n;
+		if (*v == '\'') {
+			v++;
+			n = strcspn(v, "'");
+		} else {
+			n = strcspn(v, " &\t\n");
+		}
+		if (n) {
+			char *pw = xstrndup(v, n);
+			log_add_secret(pw);
+			free(pw);
+		}
+	}
+}
+
+/*
+ * Reads NAME or NAME_FILE.  Returns 1 and sets *out when found, 0 when
+ * neither is set, -1 on error (message in *err).
+ */
+static int env_or_file(const char *name, char **out, char **err)
+{
+	char fname[128];
+	const char *v, *f;
+
+	snprintf(fname, sizeof fname, "%s_FILE", name);
+	v = getenv(name);
+	f = getenv(fname);
+	if (v && *v && f && *f) {
+		fail(err, "both %s and %s are set; set only one", name, fname);
+		return -1;
+	}
+	if (v && *v) {
+		*out = xstrdup(v);
+		return 1;
+	}
+	if (f && *f) {
+		unsigned char *data;
+		size_t len;
+		int e = read_file(f, &data, &len);
+		if (e) {
+			fail(err, "cannot read %s=%s: %s", fname, f, strerror(e));
+			return -1;
+		}
+		while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+			data[--len] = '\0';
+		if (memchr(data, '\0', len)) {
+			free(data);
+			fail(err, "%s=%s holds a NUL byte", fname, f);
+			return -1;
+		}
+		if (len == 0) {
+			free(data);
+			fail(err, "%s=%s is empty", fname, f);
+			return -1;
+		}
+		*out = (char *)data;
+		return 1;
+	}
+	return 0;
+}
+
+static bool env_seconds(const char *name, long def, long max, long *out, char **err)
+{
+	const char *v = getenv(name);
+	if (!v || !*v) {
+		*out = def;
+		return true;
+	}
+	if (!parse_long(v, 0, max, out)) {
+		fail(err, "%s=%s is not a whole number of seconds from 0 to %ld", name, v, max);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_log_format(const char *v, enum log_format *out)
+{
+	if (str_eq(v, "json"))
+		*out = LOG_JSON;
+	else if (str_eq(v, "text"))
+		*out = LOG_TEXT;
+	else
+		return false;
+	return true;
+}
+
+static const struct {
+	const char *name;
+	enum command cmd;
+} commands[] = {
+    {"migrate", CMD_MIGRATE}, {"deploy", CMD_MIGRATE}, {"status", CMD_STATUS},
+    {"resolve", CMD_RESOLVE}, {"help", CMD_HELP},      {"version", CMD_VERSION},
+};
+
+/* flags that take a value */
+enum opt {
+	OPT_URL,
+	OPT_MIGRATIONS,
+	OPT_MASTER_MIGRATIONS,
+	OPT_TENANT_MIGRATIONS,
+	OPT_SET,
+	OPT_LOCK_TIMEOUT,
+	OPT_WAIT_TIMEOUT,
+	OPT_LOG_FORMAT,
+	OPT_APPLIED,
+	OPT_ROLLED_BACK,
+	OPT_NVALUE,
+	/* switches */
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_VERBOSE,
+	OPT_QUIET,
+	OPT_ALLOW_CHECKSUM,
+	OPT_DRY_RUN,
+};
+
+static const struct {
+	const char *name;
+	enum opt opt;
+} options[] = {
+    {"--database-url", OPT_URL},
+    {"--migrations", OPT_MIGRATIONS},
+    {"--master-migrations", OPT_MASTER_MIGRATIONS},
+    {"--tenant-migrations", OPT_TENANT_MIGRATIONS},
+    {"--set", OPT_SET},
+    {"--lock-timeout", OPT_LOCK_TIMEOUT},
+    {"--wait-timeout", OPT_WAIT_TIMEOUT},
+    {"--log-format", OPT_LOG_FORMAT},
+    {"--applied", OPT_APPLIED},
+    {"--rolled-back", OPT_ROLLED_BACK},
+    {"--help", OPT_HELP},
+    {"-h", OPT_HELP},
+    {"--version", OPT_VERSION},
+    {"--verbose", OPT_VERBOSE},
+    {"-v", OPT_VERBOSE},
+    {"--quiet", OPT_QUIET},
+    {"-q", OPT_QUIET},
+    {"--allow-checksum-mismatch", OPT_ALLOW_CHECKSUM},
+    {"--dry-run", OPT_DRY_RUN},
+};
+
+static char *join_dir(const char *dir, const char *sub)
+{
+	return xasprintf("%s/%s", dir, sub);
+}
+
+int config_parse(int argc, char **argv, struct config *cfg, char **err)
+{
+	const char *flag[OPT_NVALUE] = {0};
+	bool seen_switch_help = false, seen_version = false;
+	const char *v;
+	int rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->set = SET_MASTER;
+	*err = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		size_t namelen;
+		bool found = false;
+
+		if (a[0] != '-' || str_eq(a, "-")) {
+			if (cfg->cmd != CMD_NONE) {
+				fail(err, "unexpected argument '%s'", a);
+				return AZ_EXIT_USAGE;
+			}
+			for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+				if (str_eq(a, commands[c].name))
+					cfg->cmd = commands[c].cmd;
+			if (cfg->cmd == CMD_NONE) {
+				fail(err, "unknown command '%s' (see 'auzdb help')", a);
+				return AZ_EXIT_USAGE;
+			}
+			continue;
+		}
+		namelen = strcspn(a, "=");
+		for (size_t o = 0; o < sizeof options / sizeof options[0]; o++) {
+			if (strlen(options[o].name) != namelen ||
+			    strncmp(a, options[o].name, namelen))
+				continue;
+			found = true;
+			if (options[o].opt < OPT_NVALUE) {
+				if (a[namelen] == '=')
+					val = a + namelen + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else {
+					fail(err, "option '%s' needs a value", options[o].name);
+					return AZ_EXIT_USAGE;
+				}
+				flag[options[o].opt] = val;
+				break;
+			}
+			if (a[namelen] == '=') {
+				fail(err, "option '%s' takes no value", options[o].name);
+				return AZ_EXIT_USAGE;
+			}
+			switch (options[o].opt) {
+			case OPT_HELP: seen_switch_help = true; break;
+			case OPT_VERSION: seen_version = true; break;
+			case OPT_VERBOSE: cfg->verbose = true; break;
+			case OPT_QUIET: cfg->quiet = true; break;
+			case OPT_ALLOW_CHECKSUM: cfg->allow_checksum_mismatch = true; break;
+			case OPT_DRY_RUN: cfg->dry_run = true; break;
+			default: break;
+			}
+			break;
+		}
+		if (!found) {
+			fail(err, "unknown option '%.*s' (see 'auzdb help')", (int)namelen, a);
+			return AZ_EXIT_USAGE;
+		}
+	}
+	if (seen_version)
+		cfg->cmd = CMD_VERSION;
+	if (seen_switch_help)
+		cfg->cmd = CMD_HELP;
+	if (cfg->cmd == CMD_NONE)
+		cfg->cmd = CMD_HELP;
+
+	/* log format: flag, env, then TTY-dependent default */
+	cfg->log_format = isatty(STDOUT_FILENO) ? LOG_TEXT : LOG_JSON;
+	v = flag[OPT_LOG_FORMAT] ? flag[OPT_LOG_FORMAT] : getenv("AUZDB_LOG_FORMAT");
+	if (v && *v && !parse_log_format(v, &cfg->log_format)) {
+		fail(err, "%s=%s: log format must be 'text' or 'json'",
+		     flag[OPT_LOG_FORMAT] ? "--log-format" : "AUZDB_LOG_FORMAT", v);
+		return AZ_EXIT_USAGE;
+	}
+
+	if (cfg->cmd == CMD_HELP || cfg->cmd == CMD_VERSION)
+		return AZ_EXIT_OK;
+
+	/* connection */
+	if (flag[OPT_URL]) {
+		cfg->database_url = xstrdup(flag[OPT_URL]);
+		cfg->url_source = "--database-url";
+	} else {
+		rc = env_or_file("MASTER_DATABASE_URL", &cfg->database_url, err);
+		if (rc < 0)
+			return AZ_EXIT_USAGE;
+		if (rc > 0) {
+			cfg->url_source = "MASTER_DATABASE_URL";
+		} else {
+			rc = env_or_file("DATABASE_URL", &cfg->database_url, err);
+			if (rc < 0)
+				return AZ_EXIT_USAGE;
+			if (rc > 0)
+				cfg->url_source = "DATABASE_URL";
+		}
+		/* a DATABASE_URL pair is checked even when MASTER_ wins */
+		if (cfg->url_source && str_eq(cfg->url_source, "MASTER_DATABASE_URL")) {
+			char *dummy = NULL;
+			rc = env_or_file("DATABASE_URL", &dummy, err);
+			free(dummy);
+			if (rc < 0)
+				return AZ_EXIT_USAGE;
+		}
+	}
+	if (cfg->database_url)
+		register_url_secret(cfg->database_url);
+	if ((v = getenv("PGPASSWORD")) != NULL)
+		log_add_secret(v);
+
+	/* migration sets: specific flag > general flag > specific env > general env > embedded */
+	{
+		const char *gen_flag = flag[OPT_MIGRATIONS];
+		const char *gen_env = getenv("AUZDB_MIGRATIONS_DIR");
+		const char *spec_flag[2] = {flag[OPT_MASTER_MIGRATIONS],
+		                            flag[OPT_TENANT_MIGRATIONS]};
+		const char *spec_env[2] = {getenv("AUZDB_MASTER_MIGRATIONS_DIR"),
+		                           getenv("AUZDB_TENANT_MIGRATIONS_DIR")};
+		for (int k = 0; k < 2; k++) {
+			const char *sub = k ? "tenant" : "master";
+			if (spec_flag[k] && *spec_flag[k])
+				cfg->migrations_dir[k] = xstrdup(spec_flag[k]);
+			else if (gen_flag && *gen_flag)
+				cfg->migrations_dir[k] = join_dir(gen_flag, sub);
+			else if (spec_env[k] && *spec_env[k])
+				cfg->migrations_dir[k] = xstrdup(spec_env[k]);
+			else if (gen_env && *gen_env)
+				cfg->migrations_dir[k] = join_dir(gen_env, sub);
+		}
+	}
+	if (flag[OPT_SET]) {
+		if (str_eq(flag[OPT_SET], "master"))
+			cfg->set = SET_MASTER;
+		else if (str_eq(flag[OPT_SET], "tenant"))
+			cfg->set = SET_TENANT;
+		else {
+			fail(err, "--set %s: must be 'master' or 'tenant'", flag[OPT_SET]);
+			return AZ_EXIT_USAGE;
+		}
+	}
+
+	/* timeouts */
+	if (!env_seconds("AUZDB_LOCK_TIMEOUT", 60, 86400, &cfg->lock_timeout_s, err) ||
+	    !env_seconds("AUZDB_WAIT_TIMEOUT", 60, 86400, &cfg->wait_timeout_s, err) ||
+	    !env_seconds("AUZDB_CONNECT_TIMEOUT", 10, 3600, &cfg->connect_timeout_s, err))
+		return AZ_EXIT_USAGE;
+	if (flag[OPT_LOCK_TIMEOUT] &&
+	    !parse_long(flag[OPT_LOCK_TIMEOUT], 0, 86400, &cfg->lock_timeout_s)) {
+		fail(err, "--lock-timeout %s: not a whole number of seconds from 0 to 86400",
+		     flag[OPT_LOCK_TIMEOUT]);
+		return AZ_EXIT_USAGE;
+	}
+	if (flag[OPT_WAIT_TIMEOUT] &&
+	    !parse_long(flag[OPT_WAIT_TIMEOUT], 0, 86400, &cfg->wait_timeout_s)) {
+		fail(err, "--wait-timeout %s: not a whole number of seconds from 0 to 86400",
+		     flag[OPT_WAIT_TIMEOUT]);
+		return AZ_EXIT_USAGE;
+	}
+	if (cfg->connect_timeout_s == 0)
+		cfg->connect_timeout_s = 10;
+
+	/* resolve */
+	if (flag[OPT_APPLIED] || flag[OPT_ROLLED_BACK]) {
+		if (cfg->cmd != CMD_RESOLVE) {
+			fail(err, "--applied and --rolled-back belong to 'auzdb resolve'");
+			return AZ_EXIT_USAGE;
+		}
+	}
+	if (cfg->cmd == CMD_RESOLVE) {
+		if (flag[OPT_APPLIED] && flag[OPT_ROLLED_BACK]) {
+			fail(err, "resolve: pass either --applied or --rolled-back, not both");
+			return AZ_EXIT_USAGE;
+		}
+		if (!flag[OPT_APPLIED] && !flag[OPT_ROLLED_BACK]) {
+			fail(err, "resolve: --applied NAME or --rolled-back NAME is required");
+			return AZ_EXIT_USAGE;
+		}
+		if (flag[OPT_APPLIED])
+			cfg->resolve_applied = xstrdup(flag[OPT_APPLIED]);
+		else
+			cfg->resolve_rolled_back = xstrdup(flag[OPT_ROLLED_BACK]);
+	}
+	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE) {
+		fail(err, "--dry-run belongs to 'auzdb migrate'");
+		return AZ_EXIT_USAGE;
+	}
+	return AZ_EXIT_OK;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->database_url);
+	free(cfg->migrations_dir[0]);
+	free(cfg->migrations_dir[1]);
+	free(cfg->resolve_applied);
+	free(cfg->resolve_rolled_back);
+	memset(cfg, 0, sizeof *cfg);
+}

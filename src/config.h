@@ -1,0 +1,53 @@
+/*
+ * config.h - the parsed options: command line over environment over defaults.
+ *
+ * Owns: struct config, the only mutable state that lives for the whole run,
+ * and the rules for reading it (flags override env; X and X_FILE together
+ * is a usage error; numbers are range-checked).  Nothing else reads argv or
+ * the auzdb/DATABASE_URL environment variables; libpq still reads its own
+ * PG* variables.  Passwords found while parsing are registered with log.h.
+ */
+#ifndef AUZDB_CONFIG_H
+#define AUZDB_CONFIG_H
+
+#include "log.h"
+#include "util.h"
+
+enum command {
+	CMD_NONE,
+	CMD_HELP,
+	CMD_VERSION,
+	CMD_MIGRATE,
+	CMD_STATUS,
+	CMD_RESOLVE,
+};
+
+enum migration_set_kind { SET_MASTER, SET_TENANT };
+
+struct config {
+	enum command cmd;
+	char *database_url;          /* NULL: libpq defaults (PG* variables) */
+	const char *url_source;      /* name of the flag/variable it came from */
+	char *migrations_dir[2];     /* per set_kind; NULL = embedded */
+	enum migration_set_kind set; /* set used by migrate/status/resolve */
+	long lock_timeout_s;
+	long wait_timeout_s;
+	long connect_timeout_s;
+	enum log_format log_format;
+	bool verbose;
+	bool quiet;
+	bool allow_checksum_mismatch;
+	bool dry_run;
+	char *resolve_applied;
+	char *resolve_rolled_back;
+};
+
+/*
+ * Fills cfg from argv and the environment.  On error returns AZ_EXIT_USAGE
+ * with a one-line message in *err (caller frees); else AZ_EXIT_OK.
+ */
+int config_parse(int argc, char **argv, struct config *cfg, char **err) AZ_MUSTCHECK;
+void config_free(struct config *cfg);
+const char *set_kind_name(enum migration_set_kind k);
+
+#endif

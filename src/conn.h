@@ -1,0 +1,63 @@
+/*
+ * conn.h - one connection to one PostgreSQL database.
+ *
+ * Owns: turning a database URL (Prisma-flavoured or libpq) into libpq
+ * keyword arrays (never by string pasting), waiting for the server with
+ * exponential backoff, classifying connection failures into exit codes,
+ * the session state auzdb relies on (search_path, client encoding), the
+ * migration advisory lock, and the query wrappers that check every result.
+ * Calls: config (timeouts), log.
+ */
+#ifndef AUZDB_CONN_H
+#define AUZDB_CONN_H
+
+#include "config.h"
+
+#include <libpq-fe.h>
+
+/* The advisory lock key Prisma Migrate takes; shared so both tools exclude each other. */
+#define AZ_LOCK_KEY 72707369
+
+struct dbconn {
+	PGconn *pg;
+	char *dbname;  /* the database's name, for logs and reports */
+	char *where;   /* "user@host:port/dbname" - never holds a password */
+	char *schema;  /* the Prisma schema (URL ?schema=), default "public" */
+	char *qschema; /* schema as a quoted identifier */
+	bool locked;
+};
+
+/*
+ * Connects to url (NULL: libpq defaults), with dbname replaced when
+ * dbname_override is set.  Retries while the server is unreachable or
+ * starting, up to cfg->wait_timeout_s.  When create_missing is set and the
+ * database does not exist, creates it (as `prisma migrate deploy` does).
+ * Returns AZ_EXIT_OK, or an exit code with a one-line *err.
+ */
+int db_connect(const struct config *cfg, const char *url, const char *dbname_override,
+               bool create_missing, struct dbconn *db, char **err) AZ_MUSTCHECK;
+void db_close(struct dbconn *db);
+
+/*
+ * Runs sql (with optional $n parameters) and checks the result has status
+ * `expect`.  On failure returns NULL, sets *err (one line, caller frees),
+ * and *sqlstate (static buffer of the result kept in *err_res if non-NULL).
+ */
+PGresult *db_query(struct dbconn *db, const char *sql, int nparams, const char *const *params,
+                   ExecStatusType expect, char **err) AZ_MUSTCHECK;
+/* db_query for commands: true on success. */
+bool db_command(struct dbconn *db, const char *sql, int nparams, const char *const *params,
+                char **err) AZ_MUSTCHECK;
+
+/* One-line description of a failed result: "ERROR: msg (SQLSTATE 42P01)". */
+char *db_result_error(const PGresult *res, const PGconn *pg);
+/* Maps a failed statement's SQLSTATE to an exit code (permission -> 4, ...). */
+int db_sqlstate_exit(const char *sqlstate, int fallback);
+
+/* Takes the migration lock, polling pg_try_advisory_lock; AZ_EXIT_LOCK on timeout. */
+int db_lock(struct dbconn *db, long timeout_s, char **err) AZ_MUSTCHECK;
+void db_unlock(struct dbconn *db);
+/* Undoes session settings a migration made (RESET ALL, keeps the lock). */
+bool db_reset_session(struct dbconn *db, char **err) AZ_MUSTCHECK;
+
+#endif

@@ -1,0 +1,258 @@
+/* sqlscan.c - see sqlscan.h */
+#include "sqlscan.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+enum tok { T_END, T_WORD, T_SEMI, T_OTHER };
+
+struct lexer {
+	const char *s;
+	size_t len, pos;
+	const char *word; /* for T_WORD */
+	size_t wlen;
+};
+
+static bool ident_start(unsigned char c)
+{
+	return isalpha(c) || c == '_' || c >= 0x80;
+}
+
+static bool ident_char(unsigned char c)
+{
+	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+/* Skips a dollar-quoted string starting at pos ('$'); false if not one. */
+static bool skip_dollar(struct lexer *lx)
+{
+	size_t p = lx->pos + 1, taglen;
+	const char *tag = lx->s + lx->pos;
+
+	while (p < lx->len && lx->s[p] != '$') {
+		unsigned char c = (unsigned char)lx->s[p];
+		if (!(p == lx->pos + 1 ? ident_start(c) : (isalnum(c) || c == '_' || c >= 0x80)))
+			return false;
+		p++;
+	}
+	if (p >= lx->len)
+		return false;
+	taglen = p - lx->pos + 1; /* includes both '$' */
+	p++;
+	while (p + taglen <= lx->len) {
+		if (lx->s[p] == '$' && memcmp(lx->s + p, tag, taglen) == 0) {
+			lx->pos = p + taglen;
+			return true;
+		}
+		p++;
+	}
+	lx->pos = lx->len; /* unterminated: runs to the end */
+	return true;
+}
+
+static enum tok next(struct lexer *lx)
+{
+	while (lx->pos < lx->len) {
+		unsigned char c = (unsigned char)lx->s[lx->pos];
+		unsigned char d = lx->pos + 1 < lx->len ? (unsigned char)lx->s[lx->pos + 1] : 0;
+
+		if (isspace(c)) {
+			lx->pos++;
+		} else if (c == '-' && d == '-') {
+			while (lx->pos < lx->len && lx->s[lx->pos] != '\n')
+				lx->pos++;
+		} else if (c == '/' && d == '*') {
+			int depth = 1;
+			lx->pos += 2;
+			while (lx->pos < lx->len && depth > 0) {
+				if (lx->s[lx->pos] == '/' && lx->pos + 1 < lx->len &&
+				    lx->s[lx->pos + 1] == '*') {
+					depth++;
+					lx->pos += 2;
+				} else if (lx->s[lx->pos] == '*' && lx->pos + 1 < lx->len &&
+				           lx->s[lx->pos + 1] == '/') {
+					depth--;
+					lx->pos += 2;
+				} else {
+					lx->pos++;
+				}
+			}
+		} else if (c == '\'' || ((c == 'e' || c == 'E') && d == '\'')) {
+			bool esc = c != '\'';
+			lx->pos += esc ? 2 : 1;
+			while (lx->pos < lx->len) {
+				char ch = lx->s[lx->pos++];
+				if (esc && ch == '\\' && lx->pos < lx->len) {
+					lx->pos++;
+				} else if (ch == '\'') {
+					if (lx->pos < lx->len && lx->s[lx->pos] == '\'')
+						lx->pos++;
+					else
+						break;
+				}
+			}
+			return T_OTHER;
+		} else if (c == '"') {
+			lx->pos++;
+			while (lx->pos < lx->len) {
+				if (lx->s[lx->pos++] == '"') {
+					if (lx->pos < lx->len && lx->s[lx->pos] == '"')
+						lx->pos++;
+					else
+						break;
+				}
+			}
+			return T_OTHER;
+		} else if (c == '$' && skip_dollar(lx)) {
+			return T_OTHER;
+		} else if (c == ';') {
+			lx->pos++;
+			return T_SEMI;
+		} else if (ident_start(c)) {
+			lx->word = lx->s + lx->pos;
+			while (lx->pos < lx->len && ident_char((unsigned char)lx->s[lx->pos]))
+				lx->pos++;
+			lx->wlen = (size_t)(lx->s + lx->pos - lx->word);
+			return T_WORD;
+		} else {
+			lx->pos++;
+			return T_OTHER;
+		}
+	}
+	return T_END;
+}
+
+static bool word_is(const struct lexer *lx, const char *w)
+{
+	return lx->wlen == strlen(w) && strncasecmp(lx->word, w, lx->wlen) == 0;
+}
+
+/*
+ * Walks statements; calls back with the first two words of each statement
+ * and whether CONCURRENTLY appears in it.
+ */
+struct stmt_info {
+	char first[32], second[32];
+	bool concurrently;
+	bool nonempty;
+};
+
+typedef bool (*stmt_fn)(const struct stmt_info *st, void *arg);
+
+static void copy_word(char *dst, size_t n, const struct lexer *lx)
+{
+	size_t k = lx->wlen < n - 1 ? lx->wlen : n - 1;
+	for (size_t i = 0; i < k; i++)
+		dst[i] = (char)toupper((unsigned char)lx->word[i]);
+	dst[k] = '\0';
+}
+
+static void walk(const char *sql, size_t len, stmt_fn fn, void *arg)
+{
+	struct lexer lx = {sql, len, 0, NULL, 0};
+	struct stmt_info st;
+	int nwords = 0, atomic = 0;
+	bool prev_begin = false;
+	enum tok t;
+
+	memset(&st, 0, sizeof st);
+	for (;;) {
+		t = next(&lx);
+		if (t == T_END || (t == T_SEMI && atomic == 0)) {
+			if (st.nonempty && !fn(&st, arg))
+				return;
+			if (t == T_END)
+				return;
+			memset(&st, 0, sizeof st);
+			nwords = 0;
+			prev_begin = false;
+			continue;
+		}
+		if (t == T_SEMI)
+			continue;
+		st.nonempty = true;
+		if (t != T_WORD) {
+			nwords++;
+			prev_begin = false;
+			continue;
+		}
+		if (nwords == 0)
+			copy_word(st.first, sizeof st.first, &lx);
+		else if (nwords == 1)
+			copy_word(st.second, sizeof st.second, &lx);
+		if (word_is(&lx, "CONCURRENTLY"))
+			st.concurrently = true;
+		/* SQL-standard function bodies: BEGIN ATOMIC ... END */
+		if (nwords > 0 && prev_begin && word_is(&lx, "ATOMIC"))
+			atomic++;
+		else if (atomic > 0 && word_is(&lx, "END"))
+			atomic--;
+		prev_begin = nwords > 0 && word_is(&lx, "BEGIN");
+		nwords++;
+	}
+}
+
+struct own_txn {
+	const char *reason;
+};
+
+static bool check_stmt(const struct stmt_info *st, void *arg)
+{
+	struct own_txn *o = arg;
+	static const struct {
+		const char *first, *second, *reason;
+	} rules[] = {
+	    {"BEGIN", NULL, "BEGIN"},
+	    {"START", "TRANSACTION", "START TRANSACTION"},
+	    {"COMMIT", NULL, "COMMIT"},
+	    {"END", NULL, "END"},
+	    {"ROLLBACK", NULL, "ROLLBACK"},
+	    {"ABORT", NULL, "ABORT"},
+	    {"SAVEPOINT", NULL, "SAVEPOINT"},
+	    {"RELEASE", NULL, "RELEASE"},
+	    {"VACUUM", NULL, "VACUUM"},
+	    {"CREATE", "DATABASE", "CREATE DATABASE"},
+	    {"DROP", "DATABASE", "DROP DATABASE"},
+	    {"CREATE", "TABLESPACE", "CREATE TABLESPACE"},
+	    {"DROP", "TABLESPACE", "DROP TABLESPACE"},
+	    {"ALTER", "SYSTEM", "ALTER SYSTEM"},
+	};
+
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		if (strcmp(st->first, rules[i].first) != 0)
+			continue;
+		if (rules[i].second && strcmp(st->second, rules[i].second) != 0)
+			continue;
+		o->reason = rules[i].reason;
+		return false;
+	}
+	if (st->concurrently && strcmp(st->first, "REFRESH") != 0) {
+		o->reason = "CONCURRENTLY";
+		return false;
+	}
+	return true;
+}
+
+bool sql_needs_own_transaction(const char *sql, size_t len, const char **reason)
+{
+	struct own_txn o = {NULL};
+	walk(sql, len, check_stmt, &o);
+	if (reason)
+		*reason = o.reason;
+	return o.reason != NULL;
+}
+
+static bool count_stmt(const struct stmt_info *st, void *arg)
+{
+	(void)st;
+	(*(size_t *)arg)++;
+	return true;
+}
+
+size_t sql_count_statements(const char *sql, size_t len)
+{
+	size_t n = 0;
+	walk(sql, len, count_stmt, &n);
+	return n;
+}

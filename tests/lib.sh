@@ -1,0 +1,82 @@
+# tests/lib.sh - shared helpers for the integration tests (sourced, bash).
+# Every test: gets its own databases (newdb), asserts on exit codes, output,
+# rows and files, and drops what it made on exit.  Ends with a line
+# "N passed, 0 failed" or exits 1 at the first failed assertion.
+set -uo pipefail
+
+: "${AUZDB_BIN:?AUZDB_BIN is not set (run through ctest)}"
+: "${PGTEST_DIR:?PGTEST_DIR is not set (run through ctest)}"
+[ -f "$PGTEST_DIR/env" ] || { echo "no test server: $PGTEST_DIR/env missing (pg_start fixture)"; exit 1; }
+# shellcheck disable=SC1091
+. "$PGTEST_DIR/env"
+export PGHOST PGPORT PGUSER
+unset PGDATABASE PGPASSWORD DATABASE_URL MASTER_DATABASE_URL DATABASE_URL_FILE MASTER_DATABASE_URL_FILE
+unset AUZDB_MIGRATIONS_DIR AUZDB_MASTER_MIGRATIONS_DIR AUZDB_TENANT_MIGRATIONS_DIR AUZDB_LOG_FORMAT
+
+T_NAME=$(basename "$0" .sh); T_NAME=${T_NAME#t_}
+T_PASSED=0
+T_DBS=()
+T_TMP=$(mktemp -d "/tmp/auzdb-test-${T_NAME}.XXXXXX")
+MIGSRC="${AUZDB_SRC:-$(cd "$(dirname "$0")/.." && pwd)}/migrations"
+
+t_cleanup() {
+  local db
+  for db in "${T_DBS[@]}"; do
+    psql -XAtq -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db' AND pid <> pg_backend_pid()" >/dev/null 2>&1
+    dropdb --if-exists "$db" >/dev/null 2>&1
+  done
+  rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+fail() {
+  echo "FAIL [$T_NAME]: $*" >&2
+  if [ -f "$T_TMP/out" ]; then echo "--- stdout of last auzdb:" >&2; head -c 4000 "$T_TMP/out" >&2; fi
+  if [ -f "$T_TMP/err" ]; then echo "--- stderr of last auzdb:" >&2; head -c 4000 "$T_TMP/err" >&2; fi
+  echo "$T_PASSED passed, 1 failed"
+  exit 1
+}
+pass() { T_PASSED=$((T_PASSED + 1)); echo "ok $T_PASSED - $*"; }
+done_testing() { echo "$T_PASSED passed, 0 failed"; exit 0; }
+
+# newdb [suffix] -> prints a fresh database's name, dropped on exit
+newdb() {
+  local name="t_${T_NAME}_${1:-db}_$RANDOM$RANDOM"
+  name=${name:0:63}
+  createdb "$name" || fail "createdb $name"
+  T_DBS+=("$name")
+  echo "$name"
+}
+# a name that will be dropped on exit but is not created
+dbname_only() { local name="t_${T_NAME}_${1:-db}_$RANDOM$RANDOM"; name=${name:0:63}; T_DBS+=("$name"); echo "$name"; }
+url() { echo "$PGTEST_URL/$1"; }
+
+# q DB SQL -> rows, '|' separated
+q() { psql -XAtq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+
+# az ARGS... : runs auzdb with text logs; sets RC, OUT, ERR
+az() {
+  "$AUZDB_BIN" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null
+  RC=$?
+  OUT=$(cat "$T_TMP/out"); ERR=$(cat "$T_TMP/err")
+  return 0
+}
+expect_rc() { [ "$RC" = "$1" ] || fail "${2:-auzdb}: expected exit $1, got $RC"; }
+expect_out() { grep -qE -- "$1" "$T_TMP/out" || fail "${2:-stdout} does not match /$1/"; }
+expect_err() { grep -qE -- "$1" "$T_TMP/err" || fail "${2:-stderr} does not match /$1/"; }
+# exactly one line on stderr, and it is an error naming $1
+expect_one_line_error() {
+  local n; n=$(grep -c '' "$T_TMP/err")
+  [ "$n" = 1 ] || fail "expected one stderr line, got $n"
+  grep -qE -- "error.*$1" "$T_TMP/err" || fail "stderr error does not name /$1/"
+}
+eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+
+# snapshot DB -> a text picture of schema + ledger, to prove "no change"
+snapshot() {
+  pg_dump --schema-only --no-owner -d "$1" 2>/dev/null | grep -v -e '^--' -e '^$' -e '^\\restrict' -e '^\\unrestrict'
+  psql -XAtq -d "$1" -c "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count FROM _prisma_migrations ORDER BY started_at, id" 2>/dev/null
+}
+
+# mkmig SETDIR NAME SQL : writes SETDIR/NAME/migration.sql
+mkmig() { mkdir -p "$1/$2"; printf '%s' "$3" > "$1/$2/migration.sql"; }
