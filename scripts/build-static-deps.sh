@@ -120,8 +120,6 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-: >"$LOG"
-
 # ---- apt helpers --------------------------------------------------------------
 # Run an apt command with its output in the log; retry while another apt/dpkg
 # holds a lock (DPkg::Lock::Timeout covers the dpkg lock, not always the lists).
@@ -400,6 +398,11 @@ build_libpq() (
 )
 
 # ---- main -------------------------------------------------------------------
+if stamp_ok && command -v musl-gcc >/dev/null 2>&1; then   # a concurrent run built it
+  printf '%s\n' "$PREFIX"
+  exit 0
+fi
+: >"$LOG"
 ensure_tools
 if stamp_ok; then   # finished by a concurrent run, or only tools were missing
   printf '%s\n' "$PREFIX"

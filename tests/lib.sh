@@ -31,8 +31,8 @@ trap t_cleanup EXIT
 
 fail() {
   echo "FAIL [$T_NAME]: $*" >&2
-  if [ -f "$T_TMP/out" ]; then echo "--- stdout of last auzdb:" >&2; head -c 4000 "$T_TMP/out" >&2; fi
-  if [ -f "$T_TMP/err" ]; then echo "--- stderr of last auzdb:" >&2; head -c 4000 "$T_TMP/err" >&2; fi
+  if [ -f "$T_TMP/.az_out" ]; then echo "--- stdout of last auzdb:" >&2; head -c 4000 "$T_TMP/.az_out" >&2; fi
+  if [ -f "$T_TMP/.az_err" ]; then echo "--- stderr of last auzdb:" >&2; head -c 4000 "$T_TMP/.az_err" >&2; fi
   echo "$T_PASSED passed, 1 failed"
   exit 1
 }
@@ -56,19 +56,19 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
 # az ARGS... : runs auzdb with text logs; sets RC, OUT, ERR
 az() {
-  "$AUZDB_BIN" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null
+  "$AUZDB_BIN" "$@" >"$T_TMP/.az_out" 2>"$T_TMP/.az_err" </dev/null
   RC=$?
-  OUT=$(cat "$T_TMP/out"); ERR=$(cat "$T_TMP/err")
+  OUT=$(cat "$T_TMP/.az_out"); ERR=$(cat "$T_TMP/.az_err")
   return 0
 }
 expect_rc() { [ "$RC" = "$1" ] || fail "${2:-auzdb}: expected exit $1, got $RC"; }
-expect_out() { grep -qE -- "$1" "$T_TMP/out" || fail "${2:-stdout} does not match /$1/"; }
-expect_err() { grep -qE -- "$1" "$T_TMP/err" || fail "${2:-stderr} does not match /$1/"; }
+expect_out() { grep -qE -- "$1" "$T_TMP/.az_out" || fail "${2:-stdout} does not match /$1/"; }
+expect_err() { grep -qE -- "$1" "$T_TMP/.az_err" || fail "${2:-stderr} does not match /$1/"; }
 # exactly one line on stderr, and it is an error naming $1
 expect_one_line_error() {
-  local n; n=$(grep -c '' "$T_TMP/err")
+  local n; n=$(grep -c '' "$T_TMP/.az_err")
   [ "$n" = 1 ] || fail "expected one stderr line, got $n"
-  grep -qE -- "error.*$1" "$T_TMP/err" || fail "stderr error does not name /$1/"
+  grep -qE -- "error.*$1" "$T_TMP/.az_err" || fail "stderr error does not name /$1/"
 }
 eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
 

@@ -36,10 +36,10 @@ DATABASE_URL_FILE="$T_TMP/nope" az migrate; expect_rc 2; expect_one_line_error "
 pass "unreadable _FILE: exit 2, names the file"
 DATABASE_URL='postgresql://postgres:s3cr3t-pw@127.0.0.1:5432/x?bogus=1' az migrate
 expect_rc 2; expect_one_line_error "malformed database URL in DATABASE_URL.*bogus"
-grep -q 's3cr3t-pw' "$T_TMP/err" "$T_TMP/out" && fail "password printed"
+grep -q 's3cr3t-pw' "$T_TMP/.az_err" "$T_TMP/.az_out" && fail "password printed"
 DATABASE_URL='postgresql://postgres:s3cr3t-pw@127.0.0.1:notaport/x' az migrate
 expect_rc 2; expect_one_line_error "invalid connection settings in DATABASE_URL.*port"
-grep -q 's3cr3t-pw' "$T_TMP/err" "$T_TMP/out" && fail "password printed"
+grep -q 's3cr3t-pw' "$T_TMP/.az_err" "$T_TMP/.az_out" && fail "password printed"
 MASTER_DATABASE_URL='postgresql://postgres:s3cr3t-pw@127.0.0.1/x?sslmode=maybe' az migrate
 expect_rc 2; expect_one_line_error "MASTER_DATABASE_URL.*sslmode"
 pass "malformed URL: exit 2, password not printed"

@@ -7,7 +7,7 @@ db=$(newdb)
 bad="postgresql://postgres:WRONG-pw-123@127.0.0.1:$PGPORT/$db"
 az migrate --database-url "$bad"
 expect_rc 4; expect_one_line_error "password authentication failed"
-grep -q 'WRONG-pw-123' "$T_TMP/err" "$T_TMP/out" && fail "password printed"
+grep -q 'WRONG-pw-123' "$T_TMP/.az_err" "$T_TMP/.az_out" && fail "password printed"
 pass "wrong password: exit 4 at once, password redacted"
 
 # a port nothing listens on
