@@ -313,6 +313,9 @@ void outcome_free(struct db_outcome *o)
 		free(o->done[i].name);
 	free(o->done);
 	free(o->database);
+	free(o->slug);
+	free(o->state_after);
+	free(o->detail);
 	free(o->error);
 	free(o->state_before);
 	memset(o, 0, sizeof *o);
@@ -321,6 +324,8 @@ void outcome_free(struct db_outcome *o)
 static int fail_outcome(struct db_outcome *out, int rc, char *err)
 {
 	out->exit_code = rc;
+	if (!out->state_after)
+		out->state_after = xstrdup(rc == AZ_EXIT_MIGRATION ? "failed" : "unchanged");
 	out->error = err;
 	log_at(LOG_ERROR, &(struct log_ctx){out->database, NULL, -1}, "%s", err ? err : "failed");
 	return rc;
@@ -334,8 +339,8 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 	long long start = now_ms();
 	int rc;
 
-	memset(out, 0, sizeof *out);
-	out->database = xstrdup(db->dbname);
+	if (!out->database)
+		out->database = xstrdup(db->dbname);
 
 	if (!cfg->dry_run) {
 		rc = db_lock(db, cfg->lock_timeout_s, &err);
@@ -378,6 +383,7 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 		}
 		plan_free(&p);
 		out->duration_ms = now_ms() - start;
+		out->state_after = xstrdup(out->state_before);
 		return AZ_EXIT_OK;
 	}
 
@@ -419,6 +425,7 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 	plan_free(&p);
 	db_unlock(db);
 	out->duration_ms = now_ms() - start;
+	out->state_after = xstrdup("up to date");
 	if (out->ndone)
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, out->duration_ms},
 		       "%zu migration%s applied, database is up to date", out->ndone,

@@ -39,6 +39,12 @@ struct applied_migration {
 /* What happened to one database: the report's row. */
 struct db_outcome {
 	char *database;
+	const char *role;     /* "master" or "tenant" (static) */
+	char *slug;	      /* tenants only */
+	char *state_after;    /* as state_before, after the run (or the status) */
+	size_t nfailed;	      /* failed ledger rows (status) */
+	size_t ndrifted;      /* edited applied migrations (status) */
+	char *detail;	      /* status: the names behind the counts, one line */
 	int exit_code;
 	char *error;        /* one line, or NULL */
 	char *state_before; /* "up to date", "3 pending", "failed row", ... */
@@ -59,7 +65,8 @@ char *plan_state(const struct plan *p);
 
 /*
  * Brings one connected database up to date with set: lock, checks, apply,
- * unlock.  Fills out (caller frees with outcome_free) and returns its exit code.
+ * unlock.  Fills out, which the caller zeroes first (and may give a role
+ * and slug) and frees with outcome_free.  Returns the database's exit code.
  */
 int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
                      struct db_outcome *out);

@@ -4,6 +4,7 @@
 
 #include "apply.h"
 #include "exitcodes.h"
+#include "fleet.h"
 #include "ledger.h"
 #include "log.h"
 #include "migset.h"
@@ -90,7 +91,7 @@ static int cmd_migrate(const struct config *cfg)
 {
 	struct migset set;
 	struct dbconn db;
-	struct db_outcome out;
+	struct db_outcome out = {0};
 	char *err = NULL;
 	int rc;
 
@@ -341,7 +342,10 @@ int cli_run(const struct config *cfg)
 	case CMD_HELP: cli_usage(); return AZ_EXIT_OK;
 	case CMD_VERSION: cli_version(); return AZ_EXIT_OK;
 	case CMD_MIGRATE: return cmd_migrate(cfg);
-	case CMD_STATUS: return cmd_status(cfg);
+	case CMD_STATUS: return cfg->set_given ? cmd_status(cfg) : fleet_status(cfg, false);
+	case CMD_RUN: return fleet_run(cfg);
+	case CMD_TENANTS: return fleet_status(cfg, true);
+	case CMD_TENANT_CREATE: return fleet_tenant_create(cfg);
 	case CMD_RESOLVE: return cmd_resolve(cfg);
 	}
 	return AZ_EXIT_INTERNAL;

@@ -156,6 +156,10 @@ enum opt {
 	OPT_LOG_FORMAT,
 	OPT_APPLIED,
 	OPT_ROLLED_BACK,
+	OPT_TENANT,
+	OPT_CONCURRENCY,
+	OPT_SHARD,
+	OPT_REPORT,
 	OPT_NVALUE,
 	/* switches */
 	OPT_HELP,
@@ -164,6 +168,7 @@ enum opt {
 	OPT_QUIET,
 	OPT_ALLOW_CHECKSUM,
 	OPT_DRY_RUN,
+	OPT_FAIL_FAST,
 };
 
 static const struct {
@@ -196,10 +201,103 @@ static char *join_dir(const char *dir, const char *sub)
 	return xasprintf("%s/%s", dir, sub);
 }
 
+static const char *envs(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* "I/N" with 0 <= I < N <= 1000 */
+static bool parse_shard(const char *s, long *i, long *n)
+{
+	const char *slash = strchr(s, '/');
+	char *a;
+	bool ok;
+	if (!slash)
+		return false;
+	a = xstrndup(s, (size_t)(slash - s));
+	ok = parse_long(a, 0, 999, i) && parse_long(slash + 1, 1, 1000, n) && *i < *n;
+	free(a);
+	return ok;
+}
+
+static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
+{
+	const char *v;
+
+	cfg->tenant_prefix = xstrdup(envs("AUZDB_TENANT_DB_PREFIX") ? envs("AUZDB_TENANT_DB_PREFIX")
+								    : "auzguard_tenant_");
+	if (strlen(cfg->tenant_prefix) >= 63) {
+		fail(err, "AUZDB_TENANT_DB_PREFIX is too long (%zu bytes; PostgreSQL names have 63)",
+		     strlen(cfg->tenant_prefix));
+		return AZ_EXIT_USAGE;
+	}
+	if (!cfg->ntenants && (v = envs("AUZDB_TENANTS")) != NULL) {
+		const char *p = v;
+		cfg->tenants_from_env = true;
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			cfg->tenants = xrealloc(cfg->tenants, (cfg->ntenants + 1) * sizeof(char *));
+			cfg->tenants[cfg->ntenants++] = xstrndup(p, n);
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if ((v = envs("AUZDB_TENANT_QUERY")) != NULL)
+		cfg->tenant_query = xstrdup(v);
+	if ((v = envs("AUZDB_TENANT_URL_TEMPLATE")) != NULL) {
+		cfg->tenant_url_template = xstrdup(v);
+		register_url_secret(v);
+	}
+
+	cfg->concurrency = 4;
+	v = flag[OPT_CONCURRENCY] ? flag[OPT_CONCURRENCY] : envs("AUZDB_CONCURRENCY");
+	if (v && !parse_long(v, 1, 256, &cfg->concurrency)) {
+		fail(err, "%s=%s: concurrency must be a whole number from 1 to 256",
+		     flag[OPT_CONCURRENCY] ? "--concurrency" : "AUZDB_CONCURRENCY", v);
+		return AZ_EXIT_USAGE;
+	}
+	if (envs("AUZDB_FAIL_FAST") && str_eq(envs("AUZDB_FAIL_FAST"), "1"))
+		cfg->fail_fast = true;
+
+	cfg->shard_index = 0;
+	cfg->shard_count = 1;
+	if (flag[OPT_SHARD]) {
+		if (!parse_shard(flag[OPT_SHARD], &cfg->shard_index, &cfg->shard_count)) {
+			fail(err, "--shard %s: expected I/N with 0 <= I < N <= 1000", flag[OPT_SHARD]);
+			return AZ_EXIT_USAGE;
+		}
+	} else if ((v = envs("AUZDB_SHARDS")) != NULL) {
+		const char *idx = envs("JOB_COMPLETION_INDEX");
+		if (!parse_long(v, 1, 1000, &cfg->shard_count)) {
+			fail(err, "AUZDB_SHARDS=%s: expected a whole number from 1 to 1000", v);
+			return AZ_EXIT_USAGE;
+		}
+		if (!idx || !parse_long(idx, 0, cfg->shard_count - 1, &cfg->shard_index)) {
+			fail(err, "AUZDB_SHARDS=%s needs JOB_COMPLETION_INDEX from 0 to %ld (got %s)", v,
+			     cfg->shard_count - 1, idx ? idx : "nothing");
+			return AZ_EXIT_USAGE;
+		}
+	}
+
+	v = flag[OPT_REPORT] ? flag[OPT_REPORT] : envs("AUZDB_REPORT_FILE");
+	if (v)
+		cfg->report_file = xstrdup(v);
+	v = getenv("AUZDB_TERMINATION_LOG");
+	if (v)
+		cfg->termination_log = *v ? xstrdup(v) : NULL; /* set but empty: off */
+	else if (access("/dev/termination-log", W_OK) == 0)
+		cfg->termination_log = xstrdup("/dev/termination-log");
+	cfg->progress = isatty(STDERR_FILENO) && cfg->log_format == LOG_TEXT && !cfg->quiet;
+	return AZ_EXIT_OK;
+}
+
 int config_parse(int argc, char **argv, struct config *cfg, char **err)
 {
 	const char *flag[OPT_NVALUE] = {0};
 	bool seen_switch_help = false, seen_version = false;
+	int npos = 0;
 	const char *v;
 	int rc;
 
@@ -214,10 +312,24 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		bool found = false;
 
 		if (a[0] != '-' || str_eq(a, "-")) {
+			if (cfg->cmd == CMD_TENANT_CREATE && npos == 1) {
+				if (!str_eq(a, "create")) {
+					fail(err, "unknown command 'tenant %s' (did you mean 'tenant create SLUG'?)", a);
+					return AZ_EXIT_USAGE;
+				}
+				npos++;
+				continue;
+			}
+			if (cfg->cmd == CMD_TENANT_CREATE && npos == 2) {
+				cfg->new_tenant = xstrdup(a);
+				npos++;
+				continue;
+			}
 			if (cfg->cmd != CMD_NONE) {
 				fail(err, "unexpected argument '%s'", a);
 				return AZ_EXIT_USAGE;
 			}
+			npos++;
 			for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
 				if (str_eq(a, commands[c].name))
 					cfg->cmd = commands[c].cmd;
@@ -243,6 +355,11 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 					return AZ_EXIT_USAGE;
 				}
 				flag[options[o].opt] = val;
+				if (options[o].opt == OPT_TENANT) {
+					cfg->tenants = xrealloc(cfg->tenants,
+								(cfg->ntenants + 1) * sizeof(char *));
+					cfg->tenants[cfg->ntenants++] = xstrdup(val);
+				}
 				break;
 			}
 			if (a[namelen] == '=') {
@@ -256,6 +373,7 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 			case OPT_QUIET: cfg->quiet = true; break;
 			case OPT_ALLOW_CHECKSUM: cfg->allow_checksum_mismatch = true; break;
 			case OPT_DRY_RUN: cfg->dry_run = true; break;
+			case OPT_FAIL_FAST: cfg->fail_fast = true; break;
 			default: break;
 			}
 			break;
@@ -270,7 +388,11 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 	if (seen_switch_help)
 		cfg->cmd = CMD_HELP;
 	if (cfg->cmd == CMD_NONE)
-		cfg->cmd = CMD_HELP;
+		cfg->cmd = CMD_RUN; /* the init job: `auzdb` alone does the whole fleet */
+	if (cfg->cmd == CMD_TENANT_CREATE && !cfg->new_tenant) {
+		fail(err, "usage: auzdb tenant create SLUG");
+		return AZ_EXIT_USAGE;
+	}
 
 	/* log format: flag, env, then TTY-dependent default */
 	cfg->log_format = isatty(STDOUT_FILENO) ? LOG_TEXT : LOG_JSON;
@@ -336,6 +458,7 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		}
 	}
 	if (flag[OPT_SET]) {
+		cfg->set_given = true;
 		if (str_eq(flag[OPT_SET], "master"))
 			cfg->set = SET_MASTER;
 		else if (str_eq(flag[OPT_SET], "tenant"))
@@ -387,15 +510,24 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		else
 			cfg->resolve_rolled_back = xstrdup(flag[OPT_ROLLED_BACK]);
 	}
-	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE) {
-		fail(err, "--dry-run belongs to 'auzdb migrate'");
+	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE && cfg->cmd != CMD_RUN) {
+		fail(err, "--dry-run belongs to 'auzdb run' and 'auzdb migrate'");
 		return AZ_EXIT_USAGE;
 	}
-	return AZ_EXIT_OK;
+	return parse_fleet(cfg, flag, err);
 }
 
 void config_free(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		free(cfg->tenants[i]);
+	free(cfg->tenants);
+	free(cfg->tenant_query);
+	free(cfg->tenant_prefix);
+	free(cfg->tenant_url_template);
+	free(cfg->new_tenant);
+	free(cfg->report_file);
+	free(cfg->termination_log);
 	free(cfg->database_url);
 	free(cfg->migrations_dir[0]);
 	free(cfg->migrations_dir[1]);

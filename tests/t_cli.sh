@@ -50,7 +50,7 @@ pass "bad input left the database unchanged"
 DATABASE_URL_FILE="$T_TMP/url" az status; expect_rc 11; expect_out "$db"
 pass "DATABASE_URL_FILE is read (trailing newline stripped)"
 MASTER_DATABASE_URL="$(url "$db")" DATABASE_URL='postgresql://x@nowhere.invalid/y' az status --log-format json
-expect_rc 11; expect_out "\"database\":\"$db\""
+expect_rc 11; expect_out "\"name\":\"$db\""
 pass "MASTER_DATABASE_URL wins over DATABASE_URL"
 az status --database-url "$(url "$db")" ; expect_rc 11
 DATABASE_URL='postgresql://x@nowhere.invalid/y' az status --database-url "$(url "$db")"; expect_rc 11

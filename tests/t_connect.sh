@@ -34,6 +34,6 @@ eq "$(q "$newname" "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS
 pass "migrate creates a missing database; status reports it missing (exit 2)"
 
 # libpq's own PG* variables work when no URL is given
-PGDATABASE=$db az status; expect_rc 11; expect_out "\"database\":\"$db\""
+PGDATABASE=$db az status; expect_rc 11; expect_out "\"name\":\"$db\""
 pass "no URL: libpq PG* variables are used"
 done_testing

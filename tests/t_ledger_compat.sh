@@ -27,7 +27,7 @@ az migrate --database-url "$(url "$db")" --master-migrations "$set_dir"
 expect_rc 8; expect_one_line_error "P3009.*20240102000000_b.*resolve --rolled-back"
 eq "$(snapshot "$db")" "$before" "after refused migrate"
 az status --database-url "$(url "$db")" --master-migrations "$set_dir" --log-format json
-expect_rc 8; expect_out '"failed":\["20240102000000_b \(started at'
+expect_rc 8; expect_out '"detail":"[^"]*failed: 20240102000000_b \(started at'
 pass "failed row: migrate refuses (exit 8, nothing changed), status exit 8 names it"
 
 # 2. resolve --rolled-back, then migrate re-applies it as a new row

@@ -1,0 +1,526 @@
+/* fleet.c - see fleet.h */
+#define _POSIX_C_SOURCE 200809L
+#include "fleet.h"
+
+#include "apply.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "migset.h"
+#include "report.h"
+#include "tenants.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum job { JOB_MIGRATE, JOB_STATUS };
+
+struct pool {
+	const struct config *cfg;
+	const struct migset *set;
+	const struct tenant_list *tenants;
+	struct db_outcome *outs; /* one per tenant, zeroed */
+	enum job job;
+	pthread_mutex_t mu;
+	size_t next, done, failed;
+	bool stop;
+	long long start;
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Connects to one tenant: the URL template, or master's URL with dbname replaced. */
+static int connect_tenant(const struct config *cfg, const struct tenant *t, struct dbconn *db,
+			  char **err)
+{
+	if (cfg->tenant_url_template) {
+		char *u = tenant_url(cfg->tenant_url_template, t, err);
+		int rc;
+		if (!u)
+			return AZ_EXIT_USAGE;
+		rc = db_connect(cfg, u, NULL, false, db, err);
+		free(u);
+		return rc;
+	}
+	return db_connect(cfg, cfg->database_url, t->database, false, db, err);
+}
+
+static void fill_status(struct dbconn *db, const struct migset *set, struct db_outcome *o)
+{
+	struct plan p;
+	char *err = NULL;
+	struct strbuf d;
+	int rc = plan_build(db, set, &p, &err);
+
+	if (rc) {
+		o->exit_code = rc;
+		o->error = err;
+		return;
+	}
+	o->state_before = plan_state(&p);
+	o->state_after = xstrdup(o->state_before);
+	o->applied_before = p.applied;
+	o->pending_before = p.npending;
+	o->nfailed = p.nfailed;
+	o->ndrifted = p.ndrifted;
+	sb_init(&d);
+	for (size_t i = 0; i < p.npending; i++)
+		sb_addf(&d, "%s%s", i ? ", " : "pending: ", set->items[p.pending[i]].name);
+	for (size_t i = 0; i < p.nfailed; i++)
+		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; failed: " : "failed: "), p.failed[i]);
+	for (size_t i = 0; i < p.ndrifted; i++)
+		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; checksum drift: " : "checksum drift: "),
+			p.drifted[i]);
+	for (size_t i = 0; i < p.nunknown; i++)
+		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; not found locally: " : "not found locally: "),
+			p.unknown[i]);
+	o->detail = d.buf;
+	rc = plan_blocker(&p, false, &err);
+	if (rc) {
+		o->exit_code = rc;
+		o->error = err;
+	} else if (p.npending || !p.ledger_exists) {
+		o->exit_code = p.npending ? AZ_EXIT_PENDING : AZ_EXIT_OK;
+	}
+	plan_free(&p);
+}
+
+static void run_tenant(struct pool *pl, size_t i)
+{
+	const struct tenant *t = &pl->tenants->items[i];
+	struct db_outcome *o = &pl->outs[i];
+	struct dbconn db;
+	char *err = NULL;
+	long long t0 = now_ms();
+	int rc;
+
+	o->role = "tenant";
+	o->slug = xstrdup(t->slug);
+	o->database = xstrdup(t->database);
+	if (t->invalid) {
+		o->exit_code = AZ_EXIT_USAGE;
+		o->error = xasprintf("tenant slug '%s' rejected: %s", t->slug, t->invalid);
+		log_at(LOG_ERROR, &(struct log_ctx){t->database, NULL, -1}, "%s", o->error);
+		return;
+	}
+	rc = connect_tenant(pl->cfg, t, &db, &err);
+	if (rc) {
+		o->exit_code = rc;
+		o->error = err;
+		o->state_after = xstrdup("unreachable");
+		log_at(LOG_ERROR, &(struct log_ctx){t->database, NULL, -1}, "%s", err);
+		return;
+	}
+	if (pl->job == JOB_MIGRATE)
+		migrate_database(pl->cfg, &db, pl->set, o);
+	else
+		fill_status(&db, pl->set, o);
+	db_close(&db);
+	o->duration_ms = now_ms() - t0;
+}
+
+static bool is_failure(const struct pool *pl, int code)
+{
+	if (pl->job == JOB_STATUS)
+		return code != AZ_EXIT_OK && code != AZ_EXIT_PENDING;
+	return code != AZ_EXIT_OK;
+}
+
+static void progress(struct pool *pl)
+{
+	double secs = (double)(now_ms() - pl->start) / 1000.0;
+	fprintf(stderr, "\rtenants %zu/%zu done, %zu failed, %.1f/s ", pl->done, pl->tenants->count,
+		pl->failed, secs > 0 ? (double)pl->done / secs : 0.0);
+	if (pl->done == pl->tenants->count)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&pl->mu);
+		if (pl->stop || pl->next >= pl->tenants->count) {
+			pthread_mutex_unlock(&pl->mu);
+			return NULL;
+		}
+		i = pl->next++;
+		pthread_mutex_unlock(&pl->mu);
+
+		run_tenant(pl, i);
+
+		pthread_mutex_lock(&pl->mu);
+		pl->done++;
+		if (is_failure(pl, pl->outs[i].exit_code)) {
+			pl->failed++;
+			if (pl->cfg->fail_fast && pl->job == JOB_MIGRATE)
+				pl->stop = true;
+		}
+		if (pl->cfg->progress && pl->job == JOB_MIGRATE)
+			progress(pl);
+		pthread_mutex_unlock(&pl->mu);
+	}
+}
+
+/* Runs job over every tenant with at most cfg->concurrency connections. */
+static void run_pool(const struct config *cfg, const struct migset *set,
+		     const struct tenant_list *tenants, enum job job, struct db_outcome *outs)
+{
+	struct pool pl = {cfg, set, tenants, outs, job, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false,
+			  now_ms()};
+	size_t n = (size_t)cfg->concurrency;
+	pthread_t *th;
+	pthread_attr_t attr;
+	size_t started = 0;
+
+	if (n > tenants->count)
+		n = tenants->count;
+	th = xcalloc(n ? n : 1, sizeof *th);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 1024 * 1024); /* musl's default is 128 KiB */
+	for (size_t i = 0; i < n; i++) {
+		if (pthread_create(&th[i], &attr, worker, &pl) != 0) {
+			log_warn("could not start worker %zu; continuing with %zu", i + 1, started);
+			break;
+		}
+		started++;
+	}
+	if (started == 0)
+		worker(&pl); /* no threads at all: do the work here */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_attr_destroy(&attr);
+	free(th);
+	/* tenants never scheduled (--fail-fast) */
+	for (size_t i = pl.next; i < tenants->count; i++) {
+		struct db_outcome *o = &outs[i];
+		o->role = "tenant";
+		o->slug = xstrdup(tenants->items[i].slug);
+		o->database = xstrdup(tenants->items[i].database);
+		o->state_after = xstrdup("not attempted");
+		o->exit_code = AZ_EXIT_TENANTS_FAILED;
+		o->error = xstrdup("not attempted: --fail-fast stopped the run after a failure");
+	}
+}
+
+static int load_sets(const struct config *cfg, struct migset *master, struct migset *tenant,
+		     char **err)
+{
+	int rc = migset_load(cfg, SET_MASTER, master, err);
+	if (rc)
+		return rc;
+	rc = migset_load(cfg, SET_TENANT, tenant, err);
+	if (rc)
+		migset_free(master);
+	return rc;
+}
+
+/* Shards other than 0 wait (bounded) until shard 0 has brought master up to date. */
+static int wait_for_master(const struct config *cfg, struct dbconn *master, const struct migset *set,
+			   char **err)
+{
+	long long deadline = now_ms() + cfg->wait_timeout_s * 1000LL;
+	long delay = 500;
+	for (;;) {
+		struct plan p;
+		char *e = NULL;
+		int rc = plan_build(master, set, &p, &e);
+		bool ready;
+		if (rc) {
+			*err = e;
+			return rc;
+		}
+		ready = p.ledger_exists && p.npending == 0 && plan_blocker(&p, true, &e) == AZ_EXIT_OK;
+		free(e);
+		plan_free(&p);
+		if (ready)
+			return AZ_EXIT_OK;
+		if (now_ms() + delay > deadline) {
+			*err = xasprintf("master is not up to date after %lds; shard %ld/%ld waits for shard "
+					 "0 to migrate it",
+					 cfg->wait_timeout_s, cfg->shard_index, cfg->shard_count);
+			return AZ_EXIT_UNREACHABLE;
+		}
+		log_at(LOG_INFO, &(struct log_ctx){master->dbname, NULL, -1},
+		       "shard %ld/%ld: waiting for master to be up to date", cfg->shard_index,
+		       cfg->shard_count);
+		sleep_ms(delay);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+}
+
+static int finish_report(const struct config *cfg, struct report *r)
+{
+	int rc = report_exit_code(r);
+	char *err = NULL;
+
+	r->exit_code = rc;
+	if (log_get_format() == LOG_JSON) {
+		char *json = report_json(r);
+		out_line("%s", json);
+		free(json);
+	} else if (!cfg->quiet) {
+		report_print_table(r);
+	}
+	if (cfg->report_file && !report_write_file(r, cfg->report_file, &err)) {
+		log_error("%s", err);
+		free(err);
+		if (rc == AZ_EXIT_OK)
+			rc = AZ_EXIT_INTERNAL;
+	}
+	if (cfg->termination_log)
+		report_termination(r, cfg->termination_log);
+	return rc;
+}
+
+int fleet_run(const struct config *cfg)
+{
+	struct migset mset, tset;
+	struct report r;
+	struct dbconn master;
+	struct tenant_list tl = {0};
+	struct db_outcome *mo;
+	char *err = NULL;
+	int rc;
+
+	report_init(&r, "run");
+	rc = load_sets(cfg, &mset, &tset, &err);
+	if (rc) {
+		log_error("%s", err);
+		free(err);
+		report_free(&r);
+		return rc;
+	}
+	mo = report_add(&r);
+	mo->role = "master";
+	rc = db_connect(cfg, cfg->database_url, NULL, !cfg->dry_run, &master, &err);
+	if (rc) {
+		mo->exit_code = rc;
+		mo->error = err;
+		mo->state_after = xstrdup("unreachable");
+		log_error("master: %s", err);
+		goto out;
+	}
+	log_at(LOG_INFO, &(struct log_ctx){master.dbname, NULL, -1}, "connected to master %s",
+	       master.where);
+	if (cfg->shard_index == 0) {
+		rc = migrate_database(cfg, &master, &mset, mo);
+	} else {
+		mo->database = xstrdup(master.dbname);
+		rc = wait_for_master(cfg, &master, &mset, &err);
+		mo->state_before = xstrdup(rc ? "behind" : "up to date");
+		mo->state_after = xstrdup(mo->state_before);
+		if (rc) {
+			mo->exit_code = rc;
+			mo->error = err;
+			log_error("%s", err);
+		}
+	}
+	if (rc) {
+		db_close(&master);
+		goto out; /* no tenant is touched while master is not up to date */
+	}
+	rc = tenants_discover(cfg, &master, &tl, &err);
+	db_close(&master); /* tenants use at most --concurrency connections */
+	if (rc) {
+		mo->exit_code = rc;
+		mo->error = err;
+		log_error("%s", err);
+		goto out;
+	}
+	tenants_shard(&tl, cfg->shard_index, cfg->shard_count);
+	log_info("%zu tenant%s from %s%s", tl.count, tl.count == 1 ? "" : "s", tl.source,
+		 cfg->shard_count > 1 ? " in this shard" : "");
+	if (tl.count) {
+		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
+		run_pool(cfg, &tset, &tl, JOB_MIGRATE, outs);
+		for (size_t i = 0; i < tl.count; i++)
+			*report_add(&r) = outs[i];
+		free(outs);
+	}
+out:
+	rc = finish_report(cfg, &r);
+	tenants_free(&tl);
+	report_free(&r);
+	migset_free(&mset);
+	migset_free(&tset);
+	return rc;
+}
+
+static void print_status_line(const struct db_outcome *o, size_t total)
+{
+	if (log_get_format() == LOG_JSON)
+		return; /* the JSON report carries everything */
+	if (o->state_before)
+		out_line("%-32s %-7s %-14s applied %zu/%zu  pending %zu  failed %zu  drift %zu",
+			 o->database, o->role, o->state_before, o->applied_before, total,
+			 o->pending_before, o->nfailed, o->ndrifted);
+	else
+		out_line("%-32s %-7s %-14s %s", o->database, o->role, "error", o->error ? o->error : "");
+	if (o->detail && *o->detail)
+		out_line("    %s", o->detail);
+}
+
+int fleet_status(const struct config *cfg, bool list_only)
+{
+	struct migset mset, tset;
+	struct report r;
+	struct dbconn master;
+	struct tenant_list tl = {0};
+	struct db_outcome *mo;
+	char *err = NULL;
+	int rc, worst_err = 0;
+	bool any8 = false, any11 = false;
+
+	report_init(&r, list_only ? "tenants" : "status");
+	rc = load_sets(cfg, &mset, &tset, &err);
+	if (rc) {
+		log_error("%s", err);
+		free(err);
+		report_free(&r);
+		return rc;
+	}
+	rc = db_connect(cfg, cfg->database_url, NULL, false, &master, &err);
+	if (rc) {
+		log_error("master: %s", err);
+		free(err);
+		goto done;
+	}
+	mo = report_add(&r);
+	mo->role = "master";
+	mo->database = xstrdup(master.dbname);
+	fill_status(&master, &mset, mo);
+	rc = tenants_discover(cfg, &master, &tl, &err);
+	db_close(&master);
+	if (rc) {
+		log_error("%s", err);
+		free(err);
+		goto done;
+	}
+	tenants_shard(&tl, cfg->shard_index, cfg->shard_count);
+	if (tl.count) {
+		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
+		run_pool(cfg, &tset, &tl, JOB_STATUS, outs);
+		for (size_t i = 0; i < tl.count; i++)
+			*report_add(&r) = outs[i];
+		free(outs);
+	}
+	for (size_t i = 0; i < r.count; i++) {
+		const struct db_outcome *o = &r.dbs[i];
+		size_t total = str_eq(o->role, "master") ? mset.count : tset.count;
+		if (list_only && i == 0)
+			continue;
+		if (list_only && log_get_format() != LOG_JSON)
+			out_line("%-24s %-32s %s%s%s", o->slug, o->database,
+				 o->state_before ? o->state_before : "error", o->error ? ": " : "",
+				 o->error ? o->error : "");
+		else
+			print_status_line(o, total);
+		if (o->exit_code == AZ_EXIT_NEEDS_ACTION)
+			any8 = true;
+		else if (o->exit_code == AZ_EXIT_PENDING)
+			any11 = true;
+		else if (o->exit_code && !worst_err)
+			worst_err = o->exit_code;
+	}
+	if (log_get_format() == LOG_JSON) {
+		char *json = report_json(&r);
+		out_line("%s", json);
+		free(json);
+	} else if (!list_only) {
+		out_line("%zu database%s (%zu tenant%s from %s)", r.count, r.count == 1 ? "" : "s",
+			 tl.count, tl.count == 1 ? "" : "s", tl.source);
+	}
+	rc = worst_err ? worst_err : any8 ? AZ_EXIT_NEEDS_ACTION : any11 ? AZ_EXIT_PENDING : AZ_EXIT_OK;
+	if (rc == AZ_EXIT_OK && !list_only && log_get_format() != LOG_JSON)
+		out_line("Database schema is up to date!");
+	if (list_only && rc == AZ_EXIT_PENDING)
+		rc = AZ_EXIT_OK; /* listing tenants is not a status check */
+done:
+	tenants_free(&tl);
+	report_free(&r);
+	migset_free(&mset);
+	migset_free(&tset);
+	return rc;
+}
+
+int fleet_tenant_create(const struct config *cfg)
+{
+	struct migset set;
+	struct dbconn master, db;
+	struct tenant t = {cfg->new_tenant, NULL, NULL};
+	struct db_outcome out = {0};
+	const char *why = tenant_slug_problem(cfg->new_tenant, cfg->tenant_prefix);
+	const char *params[1];
+	PGresult *res;
+	char *err = NULL, *q, *sql;
+	int rc;
+
+	if (why) {
+		log_error("tenant create: slug '%s' rejected: %s", cfg->new_tenant, why);
+		return AZ_EXIT_USAGE;
+	}
+	t.database = xasprintf("%s%s", cfg->tenant_prefix, cfg->new_tenant);
+	rc = migset_load(cfg, SET_TENANT, &set, &err);
+	if (rc)
+		goto fail;
+	rc = db_connect(cfg, cfg->database_url, NULL, false, &master, &err);
+	if (rc) {
+		migset_free(&set);
+		goto fail;
+	}
+	params[0] = t.database;
+	res = db_query(&master, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params,
+		       PGRES_TUPLES_OK, &err);
+	rc = res ? AZ_EXIT_OK : AZ_EXIT_INTERNAL;
+	if (res && PQntuples(res) == 0) {
+		q = PQescapeIdentifier(master.pg, t.database, strlen(t.database));
+		if (!q) {
+			err = xasprintf("cannot quote \"%s\"", t.database);
+			rc = AZ_EXIT_INTERNAL;
+		} else {
+			sql = xasprintf("CREATE DATABASE %s", q);
+			PQfreemem(q);
+			if (!db_command(&master, sql, 0, NULL, &err))
+				rc = strstr(err, "42P04") ? AZ_EXIT_OK : AZ_EXIT_AUTH;
+			else
+				log_info("created database \"%s\" for tenant %s", t.database, t.slug);
+			free(sql);
+		}
+	} else if (res) {
+		log_info("database \"%s\" exists; bringing it up to date", t.database);
+	}
+	PQclear(res);
+	db_close(&master);
+	if (rc) {
+		migset_free(&set);
+		goto fail;
+	}
+	free(err);
+	err = NULL;
+	rc = connect_tenant(cfg, &t, &db, &err);
+	if (rc) {
+		migset_free(&set);
+		goto fail;
+	}
+	out.role = "tenant";
+	rc = migrate_database(cfg, &db, &set, &out);
+	outcome_free(&out);
+	db_close(&db);
+	migset_free(&set);
+	free(t.database);
+	return rc;
+fail:
+	log_error("tenant create %s: %s", cfg->new_tenant, err ? err : "failed");
+	free(err);
+	free(t.database);
+	return rc;
+}

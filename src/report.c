@@ -1,0 +1,218 @@
+/* report.c - see report.h */
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+
+#include "exitcodes.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void report_init(struct report *r, const char *command)
+{
+	memset(r, 0, sizeof *r);
+	utc_timestamp(r->started_at, sizeof r->started_at, false);
+	r->start_ms = now_ms();
+	r->command = command;
+}
+
+struct db_outcome *report_add(struct report *r)
+{
+	r->dbs = xrealloc(r->dbs, (r->count + 1) * sizeof *r->dbs);
+	memset(&r->dbs[r->count], 0, sizeof *r->dbs);
+	return &r->dbs[r->count++];
+}
+
+void report_free(struct report *r)
+{
+	for (size_t i = 0; i < r->count; i++)
+		outcome_free(&r->dbs[i]);
+	free(r->dbs);
+	memset(r, 0, sizeof *r);
+}
+
+int report_exit_code(const struct report *r)
+{
+	bool tenant_failed = false;
+	for (size_t i = 0; i < r->count; i++) {
+		const struct db_outcome *o = &r->dbs[i];
+		if (o->exit_code == AZ_EXIT_OK)
+			continue;
+		if (str_eq(o->role, "master"))
+			return o->exit_code;
+		tenant_failed = true;
+	}
+	return tenant_failed ? AZ_EXIT_TENANTS_FAILED : AZ_EXIT_OK;
+}
+
+static size_t total_applied(const struct report *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->count; i++)
+		n += r->dbs[i].ndone;
+	return n;
+}
+
+static size_t total_failed(const struct report *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->count; i++)
+		n += r->dbs[i].exit_code != AZ_EXIT_OK;
+	return n;
+}
+
+void report_print_table(const struct report *r)
+{
+	out_line("%-32s %-7s %-14s    %-14s %7s %9s  %s", "DATABASE", "ROLE", "BEFORE", "AFTER",
+		 "APPLIED", "TIME", "ERROR");
+	for (size_t i = 0; i < r->count; i++) {
+		const struct db_outcome *o = &r->dbs[i];
+		char t[32];
+		snprintf(t, sizeof t, "%lld ms", o->duration_ms);
+		out_line("%-32s %-7s %-14s -> %-14s %7zu %9s  %s", o->database ? o->database : "?",
+			 o->role ? o->role : "", o->state_before ? o->state_before : "-",
+			 o->state_after ? o->state_after : "-", o->ndone, t,
+			 o->error ? o->error : "");
+	}
+	out_line("%zu database%s, %zu failed, %zu migration%s applied in %lld ms: %s (exit %d)",
+		 r->count, r->count == 1 ? "" : "s", total_failed(r), total_applied(r),
+		 total_applied(r) == 1 ? "" : "s", now_ms() - r->start_ms,
+		 az_exit_name(report_exit_code(r)), report_exit_code(r));
+}
+
+static void json_str(struct strbuf *sb, const char *key, const char *v)
+{
+	sb_addf(sb, "\"%s\":", key);
+	if (!v) {
+		sb_adds(sb, "null");
+		return;
+	}
+	sb_addc(sb, '"');
+	sb_add_json(sb, v);
+	sb_addc(sb, '"');
+}
+
+char *report_json(const struct report *r)
+{
+	struct strbuf sb;
+	int code = report_exit_code(r);
+
+	sb_init(&sb);
+	sb_adds(&sb, "{");
+	json_str(&sb, "command", r->command);
+	sb_adds(&sb, ",");
+	json_str(&sb, "started_at", r->started_at);
+	sb_addf(&sb, ",\"duration_ms\":%lld,\"exit_code\":%d,", now_ms() - r->start_ms, code);
+	json_str(&sb, "result", az_exit_name(code));
+	sb_adds(&sb, ",\"databases\":[");
+	for (size_t i = 0; i < r->count; i++) {
+		const struct db_outcome *o = &r->dbs[i];
+		sb_adds(&sb, i ? ",{" : "{");
+		json_str(&sb, "name", o->database);
+		sb_adds(&sb, ",");
+		json_str(&sb, "role", o->role);
+		sb_adds(&sb, ",");
+		json_str(&sb, "slug", o->slug);
+		sb_adds(&sb, ",");
+		json_str(&sb, "state_before", o->state_before);
+		sb_adds(&sb, ",");
+		json_str(&sb, "state_after", o->state_after);
+		sb_adds(&sb, ",");
+		json_str(&sb, "detail", o->detail && *o->detail ? o->detail : NULL);
+		sb_addf(&sb, ",\"applied_before\":%zu,\"pending_before\":%zu,\"applied\":[",
+			o->applied_before, o->pending_before);
+		for (size_t k = 0; k < o->ndone; k++) {
+			sb_adds(&sb, k ? ",{" : "{");
+			json_str(&sb, "name", o->done[k].name);
+			sb_addf(&sb, ",\"duration_ms\":%lld}", o->done[k].duration_ms);
+		}
+		sb_addf(&sb, "],\"exit_code\":%d,", o->exit_code);
+		if (o->exit_code) {
+			sb_addf(&sb, "\"error\":{\"code\":%d,\"name\":\"%s\",", o->exit_code,
+				az_exit_name(o->exit_code));
+			json_str(&sb, "message", o->error);
+			sb_adds(&sb, "},");
+		} else {
+			sb_adds(&sb, "\"error\":null,");
+		}
+		json_str(&sb, "backup_file", NULL);
+		sb_addf(&sb, ",\"duration_ms\":%lld}", o->duration_ms);
+	}
+	sb_addf(&sb, "],\"totals\":{\"databases\":%zu,\"ok\":%zu,\"failed\":%zu,\"migrations_applied\":%zu}}",
+		r->count, r->count - total_failed(r), total_failed(r), total_applied(r));
+	{
+		/* the report may quote server messages: scrub secrets once more */
+		char *clean = log_scrub(sb.buf);
+		sb_free(&sb);
+		return clean;
+	}
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+bool report_write_file(const struct report *r, const char *path, char **err)
+{
+	char *json = report_json(r);
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	bool ok = fd >= 0;
+
+	if (ok)
+		ok = write_all(fd, json, strlen(json)) && write_all(fd, "\n", 1) && fsync(fd) == 0;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok) {
+		*err = xasprintf("cannot write report %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	free(json);
+	return ok;
+}
+
+void report_termination(const struct report *r, const char *path)
+{
+	struct strbuf sb;
+	int code = report_exit_code(r);
+	int fd;
+	char *clean;
+
+	sb_init(&sb);
+	sb_addf(&sb, "auzdb %s: %s (exit %d): %zu database%s, %zu failed, %zu migration%s applied\n",
+		r->command, az_exit_name(code), code, r->count, r->count == 1 ? "" : "s", total_failed(r),
+		total_applied(r), total_applied(r) == 1 ? "" : "s");
+	for (size_t i = 0; i < r->count && sb.len < 4096; i++) {
+		const struct db_outcome *o = &r->dbs[i];
+		if (o->exit_code)
+			sb_addf(&sb, "%s: %s\n", o->database ? o->database : "?",
+				o->error ? o->error : az_exit_name(o->exit_code));
+	}
+	clean = log_scrub(sb.buf);
+	sb_free(&sb);
+	if (strlen(clean) > 4096)
+		memcpy(clean + 4096 - 4, "...\n", 5);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !write_all(fd, clean, strlen(clean)))
+		log_debug("cannot write termination message to %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(clean);
+}

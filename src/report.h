@@ -1,0 +1,38 @@
+/*
+ * report.h - what a fleet run tells people and machines at the end.
+ *
+ * Owns: the per-database outcomes of one run, the human summary table, the
+ * JSON report (--report FILE, written 0600 via a temp file and rename, and
+ * the last log line in JSON mode), and the Kubernetes termination message
+ * (at most 4096 bytes).  Calls: log.
+ */
+#ifndef AUZDB_REPORT_H
+#define AUZDB_REPORT_H
+
+#include "apply.h"
+
+struct report {
+	char started_at[40];
+	long long start_ms;
+	const char *command;
+	struct db_outcome *dbs; /* master first, then tenants in order */
+	size_t count;
+	int exit_code;
+};
+
+void report_init(struct report *r, const char *command);
+/* Appends a zeroed outcome and returns it (valid until the next call). */
+struct db_outcome *report_add(struct report *r);
+void report_free(struct report *r);
+
+/* The run's exit code from its outcomes: master's code, else 9 if a tenant failed. */
+int report_exit_code(const struct report *r);
+void report_print_table(const struct report *r);
+/* The whole report as one JSON object (caller frees). */
+char *report_json(const struct report *r);
+/* Writes the JSON report to path with mode 0600; false and *err on failure. */
+bool report_write_file(const struct report *r, const char *path, char **err);
+/* Writes the termination message (<= 4096 bytes) to path; failures are logged only. */
+void report_termination(const struct report *r, const char *path);
+
+#endif

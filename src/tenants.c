@@ -1,0 +1,205 @@
+/* tenants.c - see tenants.h */
+#define _POSIX_C_SOURCE 200809L
+#include "tenants.h"
+
+#include "exitcodes.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tenant_slug_problem(const char *slug, const char *prefix)
+{
+	size_t n = strlen(slug);
+
+	if (n == 0)
+		return "empty slug";
+	if (strlen(prefix) + n > 63)
+		return "too long: the database name would exceed PostgreSQL's 63 bytes";
+	for (const unsigned char *p = (const unsigned char *)slug; *p; p++) {
+		if (*p >= 0x80)
+			return "non-ASCII character";
+		if (*p == '\'' || *p == '"')
+			return "contains a quote";
+		if (isspace(*p))
+			return "contains whitespace";
+		if (!(isalnum(*p) || *p == '_' || *p == '-'))
+			return "only letters, digits, '_' and '-' are allowed";
+	}
+	return NULL;
+}
+
+uint64_t tenant_hash(const char *slug)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)slug; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void add(struct tenant_list *l, const char *slug, const char *prefix, bool from_catalog)
+{
+	struct tenant *t;
+
+	for (size_t i = 0; i < l->count; i++)
+		if (strcmp(l->items[i].slug, slug) == 0)
+			return; /* duplicates merged */
+	l->items = xrealloc(l->items, (l->count + 1) * sizeof *l->items);
+	t = &l->items[l->count++];
+	t->slug = xstrdup(slug);
+	t->database = xasprintf("%s%s", prefix, slug);
+	t->invalid = NULL;
+	if (!from_catalog) {
+		const char *why = tenant_slug_problem(slug, prefix);
+		if (why)
+			t->invalid = xstrdup(why);
+	}
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s), i = 0;
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	while (isspace((unsigned char)s[i]))
+		i++;
+	memmove(s, s + i, n - i + 1);
+}
+
+int tenants_discover(const struct config *cfg, struct dbconn *master, struct tenant_list *out,
+		     char **err)
+{
+	const char *prefix = cfg->tenant_prefix;
+	PGresult *res;
+
+	memset(out, 0, sizeof *out);
+	if (cfg->ntenants) {
+		out->source = cfg->tenants_from_env ? "AUZDB_TENANTS" : "--tenant";
+		for (size_t i = 0; i < cfg->ntenants; i++) {
+			char *s = xstrdup(cfg->tenants[i]);
+			trim(s);
+			if (*s || !cfg->tenants_from_env)
+				add(out, s, prefix, false);
+			free(s);
+		}
+		return AZ_EXIT_OK;
+	}
+	if (cfg->tenant_query) {
+		out->source = "AUZDB_TENANT_QUERY";
+		/* read-only, so an operator's query cannot change master */
+		if (!db_command(master, "BEGIN READ ONLY", 0, NULL, err))
+			return AZ_EXIT_INTERNAL;
+		res = db_query(master, cfg->tenant_query, 0, NULL, PGRES_TUPLES_OK, err);
+		{
+			PGresult *r = PQexec(master->pg, "ROLLBACK");
+			PQclear(r);
+		}
+		if (!res) {
+			char *e = *err;
+			*err = xasprintf("AUZDB_TENANT_QUERY failed on master: %s", e);
+			free(e);
+			return AZ_EXIT_USAGE;
+		}
+		if (PQnfields(res) != 1) {
+			*err = xasprintf("AUZDB_TENANT_QUERY must return one column (the slug), got %d",
+					 PQnfields(res));
+			PQclear(res);
+			return AZ_EXIT_USAGE;
+		}
+		for (int i = 0; i < PQntuples(res); i++)
+			if (!PQgetisnull(res, i, 0))
+				add(out, PQgetvalue(res, i, 0), prefix, false);
+		PQclear(res);
+		return AZ_EXIT_OK;
+	}
+	out->source = "pg_database";
+	{
+		const char *params[1] = {prefix};
+		res = db_query(master,
+			       "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT "
+			       "datistemplate AND left(datname, length($1)) = $1 AND length(datname) > "
+			       "length($1) ORDER BY datname",
+			       1, params, PGRES_TUPLES_OK, err);
+	}
+	if (!res)
+		return AZ_EXIT_INTERNAL;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		if (strcmp(name, master->dbname) == 0)
+			continue;
+		add(out, name + strlen(prefix), prefix, true);
+	}
+	PQclear(res);
+	return AZ_EXIT_OK;
+}
+
+void tenants_free(struct tenant_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].slug);
+		free(l->items[i].database);
+		free(l->items[i].invalid);
+	}
+	free(l->items);
+	memset(l, 0, sizeof *l);
+}
+
+void tenants_shard(struct tenant_list *l, long index, long count)
+{
+	size_t k = 0;
+	if (count <= 1)
+		return;
+	for (size_t i = 0; i < l->count; i++) {
+		if (tenant_hash(l->items[i].slug) % (uint64_t)count == (uint64_t)index) {
+			l->items[k++] = l->items[i];
+		} else {
+			free(l->items[i].slug);
+			free(l->items[i].database);
+			free(l->items[i].invalid);
+		}
+	}
+	l->count = k;
+}
+
+static void add_encoded(struct strbuf *sb, const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			sb_addc(sb, (char)*p);
+		else
+			sb_addf(sb, "%%%02X", *p);
+	}
+}
+
+char *tenant_url(const char *tmpl, const struct tenant *t, char **err)
+{
+	struct strbuf sb;
+	const char *p = tmpl;
+
+	sb_init(&sb);
+	while (*p) {
+		if (*p == '{') {
+			const char *end = strchr(p, '}');
+			size_t n = end ? (size_t)(end - p - 1) : 0;
+			if (end && n == 4 && strncmp(p + 1, "slug", 4) == 0) {
+				add_encoded(&sb, t->slug);
+			} else if (end && n == 8 && strncmp(p + 1, "database", 8) == 0) {
+				add_encoded(&sb, t->database);
+			} else {
+				*err = xasprintf("AUZDB_TENANT_URL_TEMPLATE: unknown placeholder at '%.20s' "
+						 "(use {slug} or {database})",
+						 p);
+				sb_free(&sb);
+				return NULL;
+			}
+			p = end + 1;
+			continue;
+		}
+		sb_addc(&sb, *p++);
+	}
+	return sb.buf;
+}

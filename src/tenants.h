@@ -1,0 +1,47 @@
+/*
+ * tenants.h - which tenant databases exist and how to reach them.
+ *
+ * Owns: the tenant list (from --tenant / AUZDB_TENANTS, AUZDB_TENANT_QUERY
+ * run on master, or pg_database names with AUZDB_TENANT_DB_PREFIX), the
+ * rule for a safe slug, merging duplicates, the stable shard of a tenant,
+ * and expanding AUZDB_TENANT_URL_TEMPLATE ({slug}, {database}) with
+ * percent-encoded values.  A tenant's name never reaches SQL text: it is
+ * only ever a libpq keyword value or a query parameter.  Calls: conn, log.
+ */
+#ifndef AUZDB_TENANTS_H
+#define AUZDB_TENANTS_H
+
+#include "conn.h"
+
+#include <stdint.h>
+
+struct tenant {
+	char *slug;	/* as given, or the database name minus the prefix */
+	char *database; /* prefix + slug */
+	char *invalid;	/* why the slug was rejected, or NULL */
+};
+
+struct tenant_list {
+	struct tenant *items;
+	size_t count;
+	const char *source; /* "--tenant", "AUZDB_TENANTS", "AUZDB_TENANT_QUERY", "pg_database" */
+};
+
+/* Lists the tenants as configured; master is open for query/discovery. */
+int tenants_discover(const struct config *cfg, struct dbconn *master, struct tenant_list *out,
+		     char **err) AZ_MUSTCHECK;
+void tenants_free(struct tenant_list *l);
+/* Keeps only this shard's tenants (cfg->shard_count > 1). */
+void tenants_shard(struct tenant_list *l, long index, long count);
+
+/* NULL when slug is a safe database-name part, else the reason. */
+const char *tenant_slug_problem(const char *slug, const char *prefix);
+/* Stable 64-bit FNV-1a hash of the slug; shard = hash % count. */
+uint64_t tenant_hash(const char *slug);
+/*
+ * Expands the URL template for one tenant; values are percent-encoded.
+ * Returns NULL and *err on an unknown {placeholder}.
+ */
+char *tenant_url(const char *tmpl, const struct tenant *t, char **err);
+
+#endif
