@@ -290,9 +290,13 @@ cached_orig() {
 download_src() {
   local pkg=$1 ver=$2 tmp rc=0
   tmp=$(mktemp -d "$SRC_DIR/.dl.XXXXXX")
+  if [[ $IS_ROOT -eq 1 ]] && id _apt >/dev/null 2>&1; then
+    chown _apt "$tmp"   # let apt download as its sandbox user
+  fi
   log "apt-get source --download-only $pkg=$ver"
   (cd "$tmp" && apt-get -q source --download-only "$pkg=$ver") >>"$LOG" 2>&1 || rc=$?
   if [[ $rc -eq 0 ]]; then
+    [[ $IS_ROOT -eq 0 ]] || chown -R 0:0 "$tmp"
     find "$tmp" -maxdepth 1 -type f -exec mv -f -t "$SRC_DIR" {} +
   else
     log "  not available ($pkg=$ver)"
@@ -457,10 +461,16 @@ for h in zlib.h openssl/ssl.h libpq-fe.h pg_config.h postgres_ext.h; do
 done
 if compgen -G "$DEST/lib/*.so*" >/dev/null; then die "shared libraries in the prefix"; fi
 
-hdr_ver() { awk -v m="$2" '$1 == "#define" && $2 == m { gsub(/"/, "", $3); print $3; exit }' "$1"; }
+# Version string of `#define NAME "x"` / `# define NAME "x"` in a header.
+hdr_ver() {
+  awk -v m="$2" '$0 ~ ("^#[ \t]*define[ \t]+" m "[ \t]") && match($0, /"[^"]*"/) {
+    print substr($0, RSTART + 1, RLENGTH - 2); exit }' "$1"
+}
 ZLIB_BUILT=$(hdr_ver "$DEST/include/zlib.h" ZLIB_VERSION)
 OPENSSL_BUILT=$(hdr_ver "$DEST/include/openssl/opensslv.h" OPENSSL_FULL_VERSION_STR)
 PQ_BUILT=$(hdr_ver "$DEST/include/pg_config.h" PG_VERSION)
+[[ -n $ZLIB_BUILT && -n $OPENSSL_BUILT && -n $PQ_BUILT ]] \
+  || die "cannot read the built versions from the headers"
 
 cat >"$DEST/${STAMP##*/}" <<EOF
 key=$KEY

@@ -39,12 +39,12 @@ struct applied_migration {
 /* What happened to one database: the report's row. */
 struct db_outcome {
 	char *database;
-	const char *role;     /* "master" or "tenant" (static) */
-	char *slug;	      /* tenants only */
-	char *state_after;    /* as state_before, after the run (or the status) */
-	size_t nfailed;	      /* failed ledger rows (status) */
-	size_t ndrifted;      /* edited applied migrations (status) */
-	char *detail;	      /* status: the names behind the counts, one line */
+	const char *role;  /* "master" or "tenant" (static) */
+	char *slug;        /* tenants only */
+	char *state_after; /* as state_before, after the run (or the status) */
+	size_t nfailed;    /* failed ledger rows (status) */
+	size_t ndrifted;   /* edited applied migrations (status) */
+	char *detail;      /* status: the names behind the counts, one line */
 	int exit_code;
 	char *error;        /* one line, or NULL */
 	char *state_before; /* "up to date", "3 pending", "failed row", ... */

@@ -140,8 +140,9 @@ static const struct {
 	const char *name;
 	enum command cmd;
 } commands[] = {
-    {"migrate", CMD_MIGRATE}, {"deploy", CMD_MIGRATE}, {"status", CMD_STATUS},
-    {"resolve", CMD_RESOLVE}, {"help", CMD_HELP},      {"version", CMD_VERSION},
+    {"migrate", CMD_MIGRATE}, {"deploy", CMD_MIGRATE},  {"status", CMD_STATUS},
+    {"resolve", CMD_RESOLVE}, {"help", CMD_HELP},       {"version", CMD_VERSION},
+    {"run", CMD_RUN},         {"tenants", CMD_TENANTS}, {"tenant", CMD_TENANT_CREATE},
 };
 
 /* flags that take a value */
@@ -194,6 +195,11 @@ static const struct {
     {"-q", OPT_QUIET},
     {"--allow-checksum-mismatch", OPT_ALLOW_CHECKSUM},
     {"--dry-run", OPT_DRY_RUN},
+    {"--tenant", OPT_TENANT},
+    {"--concurrency", OPT_CONCURRENCY},
+    {"--shard", OPT_SHARD},
+    {"--report", OPT_REPORT},
+    {"--fail-fast", OPT_FAIL_FAST},
 };
 
 static char *join_dir(const char *dir, const char *sub)
@@ -226,9 +232,10 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 	const char *v;
 
 	cfg->tenant_prefix = xstrdup(envs("AUZDB_TENANT_DB_PREFIX") ? envs("AUZDB_TENANT_DB_PREFIX")
-								    : "auzguard_tenant_");
+	                                                            : "auzguard_tenant_");
 	if (strlen(cfg->tenant_prefix) >= 63) {
-		fail(err, "AUZDB_TENANT_DB_PREFIX is too long (%zu bytes; PostgreSQL names have 63)",
+		fail(err,
+		     "AUZDB_TENANT_DB_PREFIX is too long (%zu bytes; PostgreSQL names have 63)",
 		     strlen(cfg->tenant_prefix));
 		return AZ_EXIT_USAGE;
 	}
@@ -265,7 +272,8 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 	cfg->shard_count = 1;
 	if (flag[OPT_SHARD]) {
 		if (!parse_shard(flag[OPT_SHARD], &cfg->shard_index, &cfg->shard_count)) {
-			fail(err, "--shard %s: expected I/N with 0 <= I < N <= 1000", flag[OPT_SHARD]);
+			fail(err, "--shard %s: expected I/N with 0 <= I < N <= 1000",
+			     flag[OPT_SHARD]);
 			return AZ_EXIT_USAGE;
 		}
 	} else if ((v = envs("AUZDB_SHARDS")) != NULL) {
@@ -275,7 +283,8 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 			return AZ_EXIT_USAGE;
 		}
 		if (!idx || !parse_long(idx, 0, cfg->shard_count - 1, &cfg->shard_index)) {
-			fail(err, "AUZDB_SHARDS=%s needs JOB_COMPLETION_INDEX from 0 to %ld (got %s)", v,
+			fail(err,
+			     "AUZDB_SHARDS=%s needs JOB_COMPLETION_INDEX from 0 to %ld (got %s)", v,
 			     cfg->shard_count - 1, idx ? idx : "nothing");
 			return AZ_EXIT_USAGE;
 		}
@@ -314,7 +323,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		if (a[0] != '-' || str_eq(a, "-")) {
 			if (cfg->cmd == CMD_TENANT_CREATE && npos == 1) {
 				if (!str_eq(a, "create")) {
-					fail(err, "unknown command 'tenant %s' (did you mean 'tenant create SLUG'?)", a);
+					fail(err,
+					     "unknown command 'tenant %s' (did you mean 'tenant "
+					     "create SLUG'?)",
+					     a);
 					return AZ_EXIT_USAGE;
 				}
 				npos++;
@@ -356,8 +368,8 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 				}
 				flag[options[o].opt] = val;
 				if (options[o].opt == OPT_TENANT) {
-					cfg->tenants = xrealloc(cfg->tenants,
-								(cfg->ntenants + 1) * sizeof(char *));
+					cfg->tenants = xrealloc(cfg->tenants, (cfg->ntenants + 1) *
+					                                          sizeof(char *));
 					cfg->tenants[cfg->ntenants++] = xstrdup(val);
 				}
 				break;

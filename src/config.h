@@ -33,7 +33,7 @@ struct config {
 	const char *url_source;      /* name of the flag/variable it came from */
 	char *migrations_dir[2];     /* per set_kind; NULL = embedded */
 	enum migration_set_kind set; /* set used by migrate/status/resolve */
-	bool set_given;		     /* --set given: status looks at one database */
+	bool set_given;              /* --set given: status looks at one database */
 	long lock_timeout_s;
 	long wait_timeout_s;
 	long connect_timeout_s;
@@ -46,19 +46,19 @@ struct config {
 	char *resolve_rolled_back;
 
 	/* the fleet */
-	char **tenants;		 /* --tenant (repeatable) or AUZDB_TENANTS */
+	char **tenants; /* --tenant (repeatable) or AUZDB_TENANTS */
 	size_t ntenants;
 	bool tenants_from_env;
-	char *tenant_query;	 /* AUZDB_TENANT_QUERY */
-	char *tenant_prefix;	 /* AUZDB_TENANT_DB_PREFIX */
+	char *tenant_query;        /* AUZDB_TENANT_QUERY */
+	char *tenant_prefix;       /* AUZDB_TENANT_DB_PREFIX */
 	char *tenant_url_template; /* AUZDB_TENANT_URL_TEMPLATE */
-	char *new_tenant;	 /* tenant create SLUG */
+	char *new_tenant;          /* tenant create SLUG */
 	long concurrency;
 	bool fail_fast;
 	long shard_index, shard_count; /* --shard I/N; count 1 = no sharding */
-	char *report_file;	       /* --report FILE */
-	char *termination_log;	       /* AUZDB_TERMINATION_LOG, or NULL */
-	bool progress;		       /* progress lines on a TTY */
+	char *report_file;             /* --report FILE */
+	char *termination_log;         /* AUZDB_TERMINATION_LOG, or NULL */
+	bool progress;                 /* progress lines on a TTY */
 };
 
 /*

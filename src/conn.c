@@ -88,7 +88,7 @@ static char *strip_prisma_params(const char *url, char **schema)
 	return out.buf;
 }
 
-enum conn_failure { CF_RETRY, CF_AUTH, CF_CONFIG, CF_NO_DATABASE };
+enum conn_failure { CF_RETRY, CF_AUTH, CF_CONFIG, CF_NO_DATABASE, CF_REFUSED };
 
 static bool contains(const char *hay, const char *needle)
 {
@@ -118,6 +118,8 @@ static enum conn_failure classify(const char *msg)
 		return CF_NO_DATABASE;
 	if (contains(msg, "role \"") && contains(msg, "\" does not exist"))
 		return CF_AUTH;
+	if (contains(msg, "is not currently accepting connections"))
+		return CF_REFUSED; /* datallowconn = false: waiting will not help */
 	for (size_t i = 0; i < sizeof auth / sizeof *auth; i++)
 		if (contains(msg, auth[i]))
 			return CF_AUTH;
@@ -316,7 +318,9 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 			else
 				*err = xasprintf("cannot connect: %s", m);
 			free(m);
-			rc = cf == CF_AUTH ? AZ_EXIT_AUTH : AZ_EXIT_USAGE;
+			rc = cf == CF_AUTH      ? AZ_EXIT_AUTH
+			     : cf == CF_REFUSED ? AZ_EXIT_UNREACHABLE
+			                        : AZ_EXIT_USAGE;
 			break;
 		}
 		if (now_ms() + delay > deadline) {

@@ -37,7 +37,7 @@ static void sleep_ms(long ms)
 
 /* Connects to one tenant: the URL template, or master's URL with dbname replaced. */
 static int connect_tenant(const struct config *cfg, const struct tenant *t, struct dbconn *db,
-			  char **err)
+                          char **err)
 {
 	if (cfg->tenant_url_template) {
 		char *u = tenant_url(cfg->tenant_url_template, t, err);
@@ -76,10 +76,11 @@ static void fill_status(struct dbconn *db, const struct migset *set, struct db_o
 		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; failed: " : "failed: "), p.failed[i]);
 	for (size_t i = 0; i < p.ndrifted; i++)
 		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; checksum drift: " : "checksum drift: "),
-			p.drifted[i]);
+		        p.drifted[i]);
 	for (size_t i = 0; i < p.nunknown; i++)
-		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; not found locally: " : "not found locally: "),
-			p.unknown[i]);
+		sb_addf(&d, "%s%s",
+		        i ? ", " : (d.len ? "; not found locally: " : "not found locally: "),
+		        p.unknown[i]);
 	o->detail = d.buf;
 	rc = plan_blocker(&p, false, &err);
 	if (rc) {
@@ -136,7 +137,7 @@ static void progress(struct pool *pl)
 {
 	double secs = (double)(now_ms() - pl->start) / 1000.0;
 	fprintf(stderr, "\rtenants %zu/%zu done, %zu failed, %.1f/s ", pl->done, pl->tenants->count,
-		pl->failed, secs > 0 ? (double)pl->done / secs : 0.0);
+	        pl->failed, secs > 0 ? (double)pl->done / secs : 0.0);
 	if (pl->done == pl->tenants->count)
 		fputc('\n', stderr);
 	fflush(stderr);
@@ -172,10 +173,10 @@ static void *worker(void *arg)
 
 /* Runs job over every tenant with at most cfg->concurrency connections. */
 static void run_pool(const struct config *cfg, const struct migset *set,
-		     const struct tenant_list *tenants, enum job job, struct db_outcome *outs)
+                     const struct tenant_list *tenants, enum job job, struct db_outcome *outs)
 {
-	struct pool pl = {cfg, set, tenants, outs, job, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false,
-			  now_ms()};
+	struct pool pl = {cfg, set, tenants, outs,  job,     PTHREAD_MUTEX_INITIALIZER,
+	                  0,   0,   0,       false, now_ms()};
 	size_t n = (size_t)cfg->concurrency;
 	pthread_t *th;
 	pthread_attr_t attr;
@@ -212,7 +213,7 @@ static void run_pool(const struct config *cfg, const struct migset *set,
 }
 
 static int load_sets(const struct config *cfg, struct migset *master, struct migset *tenant,
-		     char **err)
+                     char **err)
 {
 	int rc = migset_load(cfg, SET_MASTER, master, err);
 	if (rc)
@@ -224,8 +225,8 @@ static int load_sets(const struct config *cfg, struct migset *master, struct mig
 }
 
 /* Shards other than 0 wait (bounded) until shard 0 has brought master up to date. */
-static int wait_for_master(const struct config *cfg, struct dbconn *master, const struct migset *set,
-			   char **err)
+static int wait_for_master(const struct config *cfg, struct dbconn *master,
+                           const struct migset *set, char **err)
 {
 	long long deadline = now_ms() + cfg->wait_timeout_s * 1000LL;
 	long delay = 500;
@@ -238,15 +239,17 @@ static int wait_for_master(const struct config *cfg, struct dbconn *master, cons
 			*err = e;
 			return rc;
 		}
-		ready = p.ledger_exists && p.npending == 0 && plan_blocker(&p, true, &e) == AZ_EXIT_OK;
+		ready =
+		    p.ledger_exists && p.npending == 0 && plan_blocker(&p, true, &e) == AZ_EXIT_OK;
 		free(e);
 		plan_free(&p);
 		if (ready)
 			return AZ_EXIT_OK;
 		if (now_ms() + delay > deadline) {
-			*err = xasprintf("master is not up to date after %lds; shard %ld/%ld waits for shard "
-					 "0 to migrate it",
-					 cfg->wait_timeout_s, cfg->shard_index, cfg->shard_count);
+			*err = xasprintf(
+			    "master is not up to date after %lds; shard %ld/%ld waits for shard "
+			    "0 to migrate it",
+			    cfg->wait_timeout_s, cfg->shard_index, cfg->shard_count);
 			return AZ_EXIT_UNREACHABLE;
 		}
 		log_at(LOG_INFO, &(struct log_ctx){master->dbname, NULL, -1},
@@ -338,7 +341,7 @@ int fleet_run(const struct config *cfg)
 	}
 	tenants_shard(&tl, cfg->shard_index, cfg->shard_count);
 	log_info("%zu tenant%s from %s%s", tl.count, tl.count == 1 ? "" : "s", tl.source,
-		 cfg->shard_count > 1 ? " in this shard" : "");
+	         cfg->shard_count > 1 ? " in this shard" : "");
 	if (tl.count) {
 		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
 		run_pool(cfg, &tset, &tl, JOB_MIGRATE, outs);
@@ -361,10 +364,11 @@ static void print_status_line(const struct db_outcome *o, size_t total)
 		return; /* the JSON report carries everything */
 	if (o->state_before)
 		out_line("%-32s %-7s %-14s applied %zu/%zu  pending %zu  failed %zu  drift %zu",
-			 o->database, o->role, o->state_before, o->applied_before, total,
-			 o->pending_before, o->nfailed, o->ndrifted);
+		         o->database, o->role, o->state_before, o->applied_before, total,
+		         o->pending_before, o->nfailed, o->ndrifted);
 	else
-		out_line("%-32s %-7s %-14s %s", o->database, o->role, "error", o->error ? o->error : "");
+		out_line("%-32s %-7s %-14s %s", o->database, o->role, "error",
+		         o->error ? o->error : "");
 	if (o->detail && *o->detail)
 		out_line("    %s", o->detail);
 }
@@ -420,8 +424,8 @@ int fleet_status(const struct config *cfg, bool list_only)
 			continue;
 		if (list_only && log_get_format() != LOG_JSON)
 			out_line("%-24s %-32s %s%s%s", o->slug, o->database,
-				 o->state_before ? o->state_before : "error", o->error ? ": " : "",
-				 o->error ? o->error : "");
+			         o->state_before ? o->state_before : "error", o->error ? ": " : "",
+			         o->error ? o->error : "");
 		else
 			print_status_line(o, total);
 		if (o->exit_code == AZ_EXIT_NEEDS_ACTION)
@@ -437,9 +441,12 @@ int fleet_status(const struct config *cfg, bool list_only)
 		free(json);
 	} else if (!list_only) {
 		out_line("%zu database%s (%zu tenant%s from %s)", r.count, r.count == 1 ? "" : "s",
-			 tl.count, tl.count == 1 ? "" : "s", tl.source);
+		         tl.count, tl.count == 1 ? "" : "s", tl.source);
 	}
-	rc = worst_err ? worst_err : any8 ? AZ_EXIT_NEEDS_ACTION : any11 ? AZ_EXIT_PENDING : AZ_EXIT_OK;
+	rc = worst_err ? worst_err
+	     : any8    ? AZ_EXIT_NEEDS_ACTION
+	     : any11   ? AZ_EXIT_PENDING
+	               : AZ_EXIT_OK;
 	if (rc == AZ_EXIT_OK && !list_only && log_get_format() != LOG_JSON)
 		out_line("Database schema is up to date!");
 	if (list_only && rc == AZ_EXIT_PENDING)
@@ -478,8 +485,8 @@ int fleet_tenant_create(const struct config *cfg)
 		goto fail;
 	}
 	params[0] = t.database;
-	res = db_query(&master, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params,
-		       PGRES_TUPLES_OK, &err);
+	res = db_query(&master, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1,
+	               params, PGRES_TUPLES_OK, &err);
 	rc = res ? AZ_EXIT_OK : AZ_EXIT_INTERNAL;
 	if (res && PQntuples(res) == 0) {
 		q = PQescapeIdentifier(master.pg, t.database, strlen(t.database));
@@ -492,7 +499,8 @@ int fleet_tenant_create(const struct config *cfg)
 			if (!db_command(&master, sql, 0, NULL, &err))
 				rc = strstr(err, "42P04") ? AZ_EXIT_OK : AZ_EXIT_AUTH;
 			else
-				log_info("created database \"%s\" for tenant %s", t.database, t.slug);
+				log_info("created database \"%s\" for tenant %s", t.database,
+				         t.slug);
 			free(sql);
 		}
 	} else if (res) {

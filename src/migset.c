@@ -366,11 +366,17 @@ static int load_embedded(enum migration_set_kind kind, struct migset *set, char 
 int migset_load(const struct config *cfg, enum migration_set_kind kind, struct migset *set,
                 char **err)
 {
+	int rc;
+
 	memset(set, 0, sizeof *set);
 	set->kind = kind;
 	if (cfg->migrations_dir[kind])
-		return migset_load_dir(cfg->migrations_dir[kind], set, err);
-	return load_embedded(kind, set, err);
+		rc = migset_load_dir(cfg->migrations_dir[kind], set, err);
+	else
+		rc = load_embedded(kind, set, err);
+	if (rc)
+		migset_free(set); /* a refused set is never half-used */
+	return rc;
 }
 
 void migset_free(struct migset *set)

@@ -68,20 +68,20 @@ static size_t total_failed(const struct report *r)
 void report_print_table(const struct report *r)
 {
 	out_line("%-32s %-7s %-14s    %-14s %7s %9s  %s", "DATABASE", "ROLE", "BEFORE", "AFTER",
-		 "APPLIED", "TIME", "ERROR");
+	         "APPLIED", "TIME", "ERROR");
 	for (size_t i = 0; i < r->count; i++) {
 		const struct db_outcome *o = &r->dbs[i];
 		char t[32];
 		snprintf(t, sizeof t, "%lld ms", o->duration_ms);
 		out_line("%-32s %-7s %-14s -> %-14s %7zu %9s  %s", o->database ? o->database : "?",
-			 o->role ? o->role : "", o->state_before ? o->state_before : "-",
-			 o->state_after ? o->state_after : "-", o->ndone, t,
-			 o->error ? o->error : "");
+		         o->role ? o->role : "", o->state_before ? o->state_before : "-",
+		         o->state_after ? o->state_after : "-", o->ndone, t,
+		         o->error ? o->error : "");
 	}
 	out_line("%zu database%s, %zu failed, %zu migration%s applied in %lld ms: %s (exit %d)",
-		 r->count, r->count == 1 ? "" : "s", total_failed(r), total_applied(r),
-		 total_applied(r) == 1 ? "" : "s", now_ms() - r->start_ms,
-		 az_exit_name(report_exit_code(r)), report_exit_code(r));
+	         r->count, r->count == 1 ? "" : "s", total_failed(r), total_applied(r),
+	         total_applied(r) == 1 ? "" : "s", now_ms() - r->start_ms,
+	         az_exit_name(report_exit_code(r)), report_exit_code(r));
 }
 
 static void json_str(struct strbuf *sb, const char *key, const char *v)
@@ -124,7 +124,7 @@ char *report_json(const struct report *r)
 		sb_adds(&sb, ",");
 		json_str(&sb, "detail", o->detail && *o->detail ? o->detail : NULL);
 		sb_addf(&sb, ",\"applied_before\":%zu,\"pending_before\":%zu,\"applied\":[",
-			o->applied_before, o->pending_before);
+		        o->applied_before, o->pending_before);
 		for (size_t k = 0; k < o->ndone; k++) {
 			sb_adds(&sb, k ? ",{" : "{");
 			json_str(&sb, "name", o->done[k].name);
@@ -133,7 +133,7 @@ char *report_json(const struct report *r)
 		sb_addf(&sb, "],\"exit_code\":%d,", o->exit_code);
 		if (o->exit_code) {
 			sb_addf(&sb, "\"error\":{\"code\":%d,\"name\":\"%s\",", o->exit_code,
-				az_exit_name(o->exit_code));
+			        az_exit_name(o->exit_code));
 			json_str(&sb, "message", o->error);
 			sb_adds(&sb, "},");
 		} else {
@@ -142,8 +142,10 @@ char *report_json(const struct report *r)
 		json_str(&sb, "backup_file", NULL);
 		sb_addf(&sb, ",\"duration_ms\":%lld}", o->duration_ms);
 	}
-	sb_addf(&sb, "],\"totals\":{\"databases\":%zu,\"ok\":%zu,\"failed\":%zu,\"migrations_applied\":%zu}}",
-		r->count, r->count - total_failed(r), total_failed(r), total_applied(r));
+	sb_addf(&sb,
+	        "],\"totals\":{\"databases\":%zu,\"ok\":%zu,\"failed\":%zu,\"migrations_applied\":%"
+	        "zu}}",
+	        r->count, r->count - total_failed(r), total_failed(r), total_applied(r));
 	{
 		/* the report may quote server messages: scrub secrets once more */
 		char *clean = log_scrub(sb.buf);
@@ -196,14 +198,15 @@ void report_termination(const struct report *r, const char *path)
 	char *clean;
 
 	sb_init(&sb);
-	sb_addf(&sb, "auzdb %s: %s (exit %d): %zu database%s, %zu failed, %zu migration%s applied\n",
-		r->command, az_exit_name(code), code, r->count, r->count == 1 ? "" : "s", total_failed(r),
-		total_applied(r), total_applied(r) == 1 ? "" : "s");
+	sb_addf(&sb,
+	        "auzdb %s: %s (exit %d): %zu database%s, %zu failed, %zu migration%s applied\n",
+	        r->command, az_exit_name(code), code, r->count, r->count == 1 ? "" : "s",
+	        total_failed(r), total_applied(r), total_applied(r) == 1 ? "" : "s");
 	for (size_t i = 0; i < r->count && sb.len < 4096; i++) {
 		const struct db_outcome *o = &r->dbs[i];
 		if (o->exit_code)
 			sb_addf(&sb, "%s: %s\n", o->database ? o->database : "?",
-				o->error ? o->error : az_exit_name(o->exit_code));
+			        o->error ? o->error : az_exit_name(o->exit_code));
 	}
 	clean = log_scrub(sb.buf);
 	sb_free(&sb);

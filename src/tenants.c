@@ -71,7 +71,7 @@ static void trim(char *s)
 }
 
 int tenants_discover(const struct config *cfg, struct dbconn *master, struct tenant_list *out,
-		     char **err)
+                     char **err)
 {
 	const char *prefix = cfg->tenant_prefix;
 	PGresult *res;
@@ -105,8 +105,9 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 			return AZ_EXIT_USAGE;
 		}
 		if (PQnfields(res) != 1) {
-			*err = xasprintf("AUZDB_TENANT_QUERY must return one column (the slug), got %d",
-					 PQnfields(res));
+			*err = xasprintf(
+			    "AUZDB_TENANT_QUERY must return one column (the slug), got %d",
+			    PQnfields(res));
 			PQclear(res);
 			return AZ_EXIT_USAGE;
 		}
@@ -119,11 +120,12 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 	out->source = "pg_database";
 	{
 		const char *params[1] = {prefix};
-		res = db_query(master,
-			       "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT "
-			       "datistemplate AND left(datname, length($1)) = $1 AND length(datname) > "
-			       "length($1) ORDER BY datname",
-			       1, params, PGRES_TUPLES_OK, err);
+		res = db_query(
+		    master,
+		    "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT "
+		    "datistemplate AND left(datname, length($1)) = $1 AND length(datname) > "
+		    "length($1) ORDER BY datname",
+		    1, params, PGRES_TUPLES_OK, err);
 	}
 	if (!res)
 		return AZ_EXIT_INTERNAL;
@@ -190,9 +192,10 @@ char *tenant_url(const char *tmpl, const struct tenant *t, char **err)
 			} else if (end && n == 8 && strncmp(p + 1, "database", 8) == 0) {
 				add_encoded(&sb, t->database);
 			} else {
-				*err = xasprintf("AUZDB_TENANT_URL_TEMPLATE: unknown placeholder at '%.20s' "
-						 "(use {slug} or {database})",
-						 p);
+				*err = xasprintf(
+				    "AUZDB_TENANT_URL_TEMPLATE: unknown placeholder at '%.20s' "
+				    "(use {slug} or {database})",
+				    p);
 				sb_free(&sb);
 				return NULL;
 			}

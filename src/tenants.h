@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 struct tenant {
-	char *slug;	/* as given, or the database name minus the prefix */
+	char *slug;     /* as given, or the database name minus the prefix */
 	char *database; /* prefix + slug */
-	char *invalid;	/* why the slug was rejected, or NULL */
+	char *invalid;  /* why the slug was rejected, or NULL */
 };
 
 struct tenant_list {
@@ -29,7 +29,7 @@ struct tenant_list {
 
 /* Lists the tenants as configured; master is open for query/discovery. */
 int tenants_discover(const struct config *cfg, struct dbconn *master, struct tenant_list *out,
-		     char **err) AZ_MUSTCHECK;
+                     char **err) AZ_MUSTCHECK;
 void tenants_free(struct tenant_list *l);
 /* Keeps only this shard's tenants (cfg->shard_count > 1). */
 void tenants_shard(struct tenant_list *l, long index, long count);

@@ -31,8 +31,8 @@ trap t_cleanup EXIT
 
 fail() {
   echo "FAIL [$T_NAME]: $*" >&2
-  if [ -f "$T_TMP/.az_out" ]; then echo "--- stdout of last auzdb:" >&2; head -c 4000 "$T_TMP/.az_out" >&2; fi
-  if [ -f "$T_TMP/.az_err" ]; then echo "--- stderr of last auzdb:" >&2; head -c 4000 "$T_TMP/.az_err" >&2; fi
+  if [ -f "$T_TMP/.az_out" ]; then echo "--- stdout of last auzdb:" >&2; tail -c 3000 "$T_TMP/.az_out" >&2; fi
+  if [ -f "$T_TMP/.az_err" ]; then echo "--- stderr of last auzdb:" >&2; tail -c 3000 "$T_TMP/.az_err" >&2; fi
   echo "$T_PASSED passed, 1 failed"
   exit 1
 }
