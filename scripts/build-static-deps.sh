@@ -85,6 +85,15 @@ if stamp_ok && command -v musl-gcc >/dev/null 2>&1; then
   exit 0
 fi
 
+# Never replace a directory that is not ours (e.g. PREFIX=/usr/local by mistake).
+# A build of ours never leaves a partial prefix: it appears with one rename.
+check_foreign_prefix() {
+  if [[ -e $PREFIX && ! -f $STAMP ]] && [[ -n $(ls -A "$PREFIX" 2>/dev/null || echo x) ]]; then
+    die "$PREFIX exists and is not an auzdb static-deps prefix; remove it or choose another PREFIX"
+  fi
+}
+check_foreign_prefix
+
 CACHE_DIR=$(dirname "$PREFIX")
 NAME=$(basename "$PREFIX")
 SRC_DIR="$CACHE_DIR/static-deps-src"
@@ -101,8 +110,10 @@ if ! flock -n 9; then
 fi
 
 BUILD_DIR=""
+exec 8>&2   # the caller's stderr: the EXIT trap may run inside `step`'s redirection
 on_exit() {
   local rc=$?
+  exec 2>&8
   if [[ $rc -ne 0 ]]; then
     if [[ -s $LOG ]]; then
       log "FAILED (exit $rc); last lines of $LOG:"
@@ -412,9 +423,7 @@ if stamp_ok; then   # finished by a concurrent run, or only tools were missing
   printf '%s\n' "$PREFIX"
   exit 0
 fi
-if [[ -e $PREFIX && ! -f $STAMP ]] && [[ -n $(ls -A "$PREFIX" 2>/dev/null || echo x) ]]; then
-  die "$PREFIX exists and is not an auzdb static-deps prefix; remove it or choose another PREFIX"
-fi
+check_foreign_prefix
 
 T0=$SECONDS
 log "building into $PREFIX (key $KEY, jobs $JOBS); log: $LOG"
