@@ -7,6 +7,7 @@
 #   bench/status.sh [RUNS=11] [path/to/auzdb ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 RUNS=${1:-11}; shift || true
 bins=("$@")
 [ ${#bins[@]} -gt 0 ] || for b in build-dev/auzdb build-static/auzdb; do [ -x "$b" ] && bins+=("$b"); done
@@ -27,7 +28,7 @@ measure() {
   local walls=() rsss=() i t0 t1
   for ((i = 0; i < RUNS; i++)); do
     t0=$(date +%s%N)
-    /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1 || true
+    /usr/bin/time -f %M -o "$work/rss" "$@" >"$work/cmd.out" 2>&1 || { echo "$label failed:" >&2; tail -n 5 "$work/cmd.out" >&2; exit 1; }
     t1=$(date +%s%N)
     walls+=($(( (t1 - t0) / 1000 ))); rsss+=("$(tail -n 1 "$work/rss")")
   done
@@ -44,9 +45,9 @@ done
 results+=("$(measure "psql: SELECT from the ledger" psql -XAtq -d "$url" -c 'SELECT migration_name, checksum FROM _prisma_migrations')")
 prisma=""
 if [ -x scripts/install-prisma.sh ] && prisma=$(scripts/install-prisma.sh 2>/dev/null | tail -n 1) && [ -x "$prisma" ]; then
-  proj="$work/prisma"; mkdir -p "$proj/prisma"; cp -r migrations/master "$proj/prisma/migrations"
-  printf 'datasource db {\n  provider = "postgresql"\n}\n' > "$proj/prisma/schema.prisma"
-  results+=("$(cd "$proj" && DATABASE_URL="$url" measure "prisma migrate status" "$prisma" migrate status)")
+  generic="$(dirname "$(dirname "$prisma")")/generic/prisma.config.ts"
+  results+=("$(cd "$work" && DATABASE_URL="$url" PRISMA_MIGRATIONS_DIR="$repo/migrations/master" \
+               measure "prisma migrate status (7.10.1, wasm engine)" "$prisma" migrate status --config "$generic")")
 else
   echo "(prisma not installed: scripts/install-prisma.sh to compare)"
 fi
