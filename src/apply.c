@@ -318,6 +318,7 @@ void outcome_free(struct db_outcome *o)
 	free(o->detail);
 	free(o->error);
 	free(o->state_before);
+	free(o->backup_file);
 	memset(o, 0, sizeof *o);
 }
 
@@ -331,8 +332,55 @@ static int fail_outcome(struct db_outcome *out, int rc, char *err)
 	return rc;
 }
 
+void warn_if_no_backup(const struct config *cfg)
+{
+	if (cfg->backup_mode == BACKUP_NEVER && !cfg->dry_run)
+		log_warn("BACKUPS ARE OFF (%s): databases will be migrated without a backup",
+		         cfg->backup_off_reason ? cfg->backup_off_reason : "configuration");
+}
+
+/*
+ * The backup before the lock: taken when the database has something to
+ * change (pending migrations and nothing blocking them), or always with
+ * AUZDB_BACKUP=always or --backup-only.  Returns AZ_EXIT_OK to go on.
+ */
+static int backup_first(const struct config *cfg, struct dbconn *db, const struct migset *set,
+                        struct backup_set *bs, struct db_outcome *out)
+{
+	bool want = cfg->backup_only || cfg->backup_mode == BACKUP_ALWAYS;
+	struct plan p;
+	char *err = NULL;
+	int rc = plan_build(db, set, &p, &err);
+
+	if (rc) {
+		if (cfg->backup_only)
+			return fail_outcome(out, rc, err);
+		free(err); /* the locked pass reports it */
+		return AZ_EXIT_OK;
+	}
+	if (!want) {
+		char *why = NULL;
+		want = p.npending > 0 && plan_blocker(&p, cfg->allow_checksum_mismatch, &why) == 0;
+		free(why);
+	}
+	free(out->state_before);
+	out->state_before = plan_state(&p);
+	out->applied_before = p.applied;
+	out->pending_before = p.npending;
+	plan_free(&p);
+	if (!want) {
+		log_at(LOG_DEBUG, &(struct log_ctx){db->dbname, NULL, -1},
+		       "nothing to migrate: no backup needed");
+		return AZ_EXIT_OK;
+	}
+	rc = backup_database(bs, db, &out->backup_file, &err);
+	if (rc)
+		return fail_outcome(out, rc, err);
+	return AZ_EXIT_OK;
+}
+
 int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
-                     struct db_outcome *out)
+                     struct backup_set *bs, struct db_outcome *out)
 {
 	struct plan p;
 	char *err = NULL;
@@ -342,6 +390,15 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 	if (!out->database)
 		out->database = xstrdup(db->dbname);
 
+	if (bs && !cfg->dry_run) {
+		rc = backup_first(cfg, db, set, bs, out);
+		if (rc || cfg->backup_only) {
+			out->duration_ms = now_ms() - start;
+			if (!rc)
+				out->state_after = xstrdup(out->state_before);
+			return rc;
+		}
+	}
 	if (!cfg->dry_run) {
 		rc = db_lock(db, cfg->lock_timeout_s, &err);
 		if (rc)
@@ -352,6 +409,7 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 		db_unlock(db);
 		return fail_outcome(out, rc, err);
 	}
+	free(out->state_before);
 	out->state_before = plan_state(&p);
 	out->applied_before = p.applied;
 	out->pending_before = p.npending;

@@ -12,6 +12,7 @@
 #ifndef AUZDB_APPLY_H
 #define AUZDB_APPLY_H
 
+#include "backup.h"
 #include "conn.h"
 #include "ledger.h"
 #include "migset.h"
@@ -53,6 +54,7 @@ struct db_outcome {
 	struct applied_migration *done;
 	size_t ndone;
 	long long duration_ms;
+	char *backup_file; /* the backup taken before migrating, or NULL */
 };
 
 int plan_build(struct dbconn *db, const struct migset *set, struct plan *p,
@@ -64,12 +66,18 @@ int plan_blocker(const struct plan *p, bool allow_checksum_mismatch, char **err)
 char *plan_state(const struct plan *p);
 
 /*
- * Brings one connected database up to date with set: lock, checks, apply,
- * unlock.  Fills out, which the caller zeroes first (and may give a role
- * and slug) and frees with outcome_free.  Returns the database's exit code.
+ * Brings one connected database up to date with set: backup (into bs, when
+ * bs is set and the database has pending migrations, or always with
+ * AUZDB_BACKUP=always / --backup-only), lock, checks, apply, unlock.  A
+ * failed backup ends it with AZ_EXIT_BACKUP before anything is changed;
+ * with --backup-only nothing is migrated.  Fills out, which the caller
+ * zeroes first (and may give a role and slug) and frees with outcome_free.
+ * Returns the database's exit code.
  */
 int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
-                     struct db_outcome *out);
+                     struct backup_set *bs, struct db_outcome *out);
+/* The loud warning when backups are off for a migrating run. */
+void warn_if_no_backup(const struct config *cfg);
 void outcome_free(struct db_outcome *o);
 
 #endif

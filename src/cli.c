@@ -8,11 +8,13 @@
 #include "ledger.h"
 #include "log.h"
 #include "migset.h"
+#include "restore.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #ifndef AUZDB_VERSION
@@ -52,6 +54,10 @@ void cli_usage(void)
 	      "  resolve --applied NAME  record NAME as applied without running it\n"
 	      "  resolve --rolled-back NAME\n"
 	      "                          mark NAME's failed row as rolled back so it is retried\n"
+	      "  backup [-]              back up the database now (to the backup directory,\n"
+	      "                          or to standard output with -)\n"
+	      "  restore FILE            play a backup (.sql.gz or plain, auzdb's or pg_dump's)\n"
+	      "                          into an empty database; FILE - reads standard input\n"
 	      "  help, version\n"
 	      "\n"
 	      "options (flags override environment variables):\n"
@@ -66,6 +72,18 @@ void cli_usage(void)
 	      "  --log-format text|json        AUZDB_LOG_FORMAT (default: text on a TTY)\n"
 	      "  --allow-checksum-mismatch     migrate even if applied files were edited\n"
 	      "  --dry-run                     print the plan, change nothing\n"
+	      "\n"
+	      "backups (migrate and run back up each database that has pending migrations\n"
+	      "first; a failed backup means no migration and exit 6):\n"
+	      "  --backup-dir DIR              AUZDB_BACKUP_DIR (default ./backups); sets are\n"
+	      "                                DIR/<UTC timestamp>/<database>.sql.gz + manifest.json\n"
+	      "  --compress-level 0-9          AUZDB_BACKUP_COMPRESSION (default 6)\n"
+	      "  --backup-only                 back up every database, migrate nothing\n"
+	      "  --skip-backup                 migrate without a backup (logged as a warning)\n"
+	      "                                AUZDB_BACKUP=auto|always|never (default auto)\n"
+	      "                                AUZDB_BACKUP_KEEP=N keeps the newest N sets\n"
+	      "  restore: --database URL (or --database-url), --clean (drop what the target\n"
+	      "           holds first), --create (create the target database)\n"
 	      "  -v, --verbose / -q, --quiet\n"
 	      "  -h, --help / --version\n"
 	      "\n"
@@ -107,7 +125,14 @@ static int cmd_migrate(const struct config *cfg)
 	}
 	log_at(LOG_INFO, &(struct log_ctx){db.dbname, NULL, -1},
 	       "connected to %s; %zu migrations in %s", db.where, set.count, set.source);
-	rc = migrate_database(cfg, &db, &set, &out);
+	warn_if_no_backup(cfg);
+	{
+		struct backup_set *bs = cfg->backup_mode != BACKUP_NEVER && !cfg->dry_run
+		                            ? backup_set_new(cfg)
+		                            : NULL;
+		rc = migrate_database(cfg, &db, &set, bs, &out);
+		backup_set_close(bs);
+	}
 	outcome_free(&out);
 	db_close(&db);
 	migset_free(&set);
@@ -335,6 +360,36 @@ static int cmd_resolve(const struct config *cfg)
 	return rc;
 }
 
+/* `auzdb backup [-]`: one database, now, whatever its migrations. */
+static int cmd_backup(const struct config *cfg)
+{
+	struct dbconn db;
+	char *err = NULL, *file = NULL;
+	int rc;
+
+	if (cfg->backup_stdout && isatty(STDOUT_FILENO))
+		return fail(AZ_EXIT_USAGE, NULL,
+		            xstrdup("backup -: standard output is a terminal; redirect it to a file "
+		                    "or a pipe"));
+	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
+	if (rc)
+		return fail(rc, NULL, err);
+	if (cfg->backup_stdout) {
+		rc = backup_to_fd(cfg, &db, STDOUT_FILENO, &err);
+	} else {
+		struct backup_set *bs = backup_set_new(cfg);
+		rc = backup_database(bs, &db, &file, &err);
+		backup_set_close(bs);
+		if (!rc)
+			out_line("%s", file);
+		free(file);
+	}
+	if (rc)
+		rc = fail(rc, db.dbname, err);
+	db_close(&db);
+	return rc;
+}
+
 int cli_run(const struct config *cfg)
 {
 	switch (cfg->cmd) {
@@ -347,6 +402,8 @@ int cli_run(const struct config *cfg)
 	case CMD_TENANTS: return fleet_status(cfg, true);
 	case CMD_TENANT_CREATE: return fleet_tenant_create(cfg);
 	case CMD_RESOLVE: return cmd_resolve(cfg);
+	case CMD_BACKUP: return cmd_backup(cfg);
+	case CMD_RESTORE: return restore_run(cfg);
 	}
 	return AZ_EXIT_INTERNAL;
 }

@@ -143,6 +143,7 @@ static const struct {
     {"migrate", CMD_MIGRATE}, {"deploy", CMD_MIGRATE},  {"status", CMD_STATUS},
     {"resolve", CMD_RESOLVE}, {"help", CMD_HELP},       {"version", CMD_VERSION},
     {"run", CMD_RUN},         {"tenants", CMD_TENANTS}, {"tenant", CMD_TENANT_CREATE},
+    {"backup", CMD_BACKUP},   {"restore", CMD_RESTORE},
 };
 
 /* flags that take a value */
@@ -161,6 +162,8 @@ enum opt {
 	OPT_CONCURRENCY,
 	OPT_SHARD,
 	OPT_REPORT,
+	OPT_BACKUP_DIR,
+	OPT_COMPRESS_LEVEL,
 	OPT_NVALUE,
 	/* switches */
 	OPT_HELP,
@@ -170,6 +173,10 @@ enum opt {
 	OPT_ALLOW_CHECKSUM,
 	OPT_DRY_RUN,
 	OPT_FAIL_FAST,
+	OPT_SKIP_BACKUP,
+	OPT_BACKUP_ONLY,
+	OPT_CLEAN,
+	OPT_CREATE,
 };
 
 static const struct {
@@ -200,6 +207,13 @@ static const struct {
     {"--shard", OPT_SHARD},
     {"--report", OPT_REPORT},
     {"--fail-fast", OPT_FAIL_FAST},
+    {"--database", OPT_URL},
+    {"--backup-dir", OPT_BACKUP_DIR},
+    {"--compress-level", OPT_COMPRESS_LEVEL},
+    {"--skip-backup", OPT_SKIP_BACKUP},
+    {"--backup-only", OPT_BACKUP_ONLY},
+    {"--clean", OPT_CLEAN},
+    {"--create", OPT_CREATE},
 };
 
 static char *join_dir(const char *dir, const char *sub)
@@ -302,10 +316,79 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 	return AZ_EXIT_OK;
 }
 
+static int parse_backup(struct config *cfg, const char *const *flag, bool skip, char **err)
+{
+	const char *v;
+	bool migrating = cfg->cmd == CMD_MIGRATE || cfg->cmd == CMD_RUN;
+
+	v = flag[OPT_BACKUP_DIR] ? flag[OPT_BACKUP_DIR] : envs("AUZDB_BACKUP_DIR");
+	cfg->backup_dir = xstrdup(v ? v : "backups");
+	while (strlen(cfg->backup_dir) > 1 && cfg->backup_dir[strlen(cfg->backup_dir) - 1] == '/')
+		cfg->backup_dir[strlen(cfg->backup_dir) - 1] = '\0';
+
+	cfg->compress_level = 6;
+	v = flag[OPT_COMPRESS_LEVEL] ? flag[OPT_COMPRESS_LEVEL] : envs("AUZDB_BACKUP_COMPRESSION");
+	if (v && !parse_long(v, 0, 9, &cfg->compress_level)) {
+		fail(err, "%s=%s: compression level must be a whole number from 0 to 9",
+		     flag[OPT_COMPRESS_LEVEL] ? "--compress-level" : "AUZDB_BACKUP_COMPRESSION", v);
+		return AZ_EXIT_USAGE;
+	}
+	v = envs("AUZDB_BACKUP_KEEP");
+	if (v && !parse_long(v, 0, 100000, &cfg->backup_keep)) {
+		fail(err, "AUZDB_BACKUP_KEEP=%s: expected a whole number of backup sets (0 keeps all)",
+		     v);
+		return AZ_EXIT_USAGE;
+	}
+
+	cfg->backup_mode = BACKUP_AUTO;
+	v = envs("AUZDB_BACKUP");
+	if (v) {
+		if (str_eq(v, "auto"))
+			cfg->backup_mode = BACKUP_AUTO;
+		else if (str_eq(v, "always"))
+			cfg->backup_mode = BACKUP_ALWAYS;
+		else if (str_eq(v, "never")) {
+			cfg->backup_mode = BACKUP_NEVER;
+			cfg->backup_off_reason = "AUZDB_BACKUP=never";
+		} else {
+			fail(err, "AUZDB_BACKUP=%s: must be 'auto', 'always' or 'never'", v);
+			return AZ_EXIT_USAGE;
+		}
+	}
+	if (skip) {
+		cfg->backup_mode = BACKUP_NEVER;
+		cfg->backup_off_reason = "--skip-backup";
+	}
+	if ((skip || cfg->backup_only) && !migrating) {
+		fail(err, "%s belongs to 'auzdb run' and 'auzdb migrate'",
+		     skip ? "--skip-backup" : "--backup-only");
+		return AZ_EXIT_USAGE;
+	}
+	if (cfg->backup_only && cfg->backup_mode == BACKUP_NEVER) {
+		fail(err, "--backup-only with %s: nothing to do", cfg->backup_off_reason);
+		return AZ_EXIT_USAGE;
+	}
+	if (cfg->backup_only && cfg->dry_run) {
+		fail(err, "--backup-only and --dry-run cannot be combined");
+		return AZ_EXIT_USAGE;
+	}
+	if ((cfg->restore_clean || cfg->restore_create) && cfg->cmd != CMD_RESTORE) {
+		fail(err, "%s belongs to 'auzdb restore'", cfg->restore_clean ? "--clean" : "--create");
+		return AZ_EXIT_USAGE;
+	}
+	if (cfg->backup_stdout)
+		cfg->quiet = true; /* standard output carries the backup */
+	if (cfg->cmd == CMD_RESTORE && !cfg->restore_file) {
+		fail(err, "usage: auzdb restore FILE [--database URL] [--clean] [--create]");
+		return AZ_EXIT_USAGE;
+	}
+	return AZ_EXIT_OK;
+}
+
 int config_parse(int argc, char **argv, struct config *cfg, char **err)
 {
 	const char *flag[OPT_NVALUE] = {0};
-	bool seen_switch_help = false, seen_version = false;
+	bool seen_switch_help = false, seen_version = false, skip_backup = false;
 	int npos = 0;
 	const char *v;
 	int rc;
@@ -334,6 +417,16 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 			}
 			if (cfg->cmd == CMD_TENANT_CREATE && npos == 2) {
 				cfg->new_tenant = xstrdup(a);
+				npos++;
+				continue;
+			}
+			if (cfg->cmd == CMD_BACKUP && npos == 1 && str_eq(a, "-")) {
+				cfg->backup_stdout = true;
+				npos++;
+				continue;
+			}
+			if (cfg->cmd == CMD_RESTORE && npos == 1) {
+				cfg->restore_file = xstrdup(a);
 				npos++;
 				continue;
 			}
@@ -386,6 +479,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 			case OPT_ALLOW_CHECKSUM: cfg->allow_checksum_mismatch = true; break;
 			case OPT_DRY_RUN: cfg->dry_run = true; break;
 			case OPT_FAIL_FAST: cfg->fail_fast = true; break;
+			case OPT_SKIP_BACKUP: skip_backup = true; break;
+			case OPT_BACKUP_ONLY: cfg->backup_only = true; break;
+			case OPT_CLEAN: cfg->restore_clean = true; break;
+			case OPT_CREATE: cfg->restore_create = true; break;
 			default: break;
 			}
 			break;
@@ -526,6 +623,9 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		fail(err, "--dry-run belongs to 'auzdb run' and 'auzdb migrate'");
 		return AZ_EXIT_USAGE;
 	}
+	rc = parse_backup(cfg, flag, skip_backup, err);
+	if (rc)
+		return rc;
 	return parse_fleet(cfg, flag, err);
 }
 
@@ -545,5 +645,7 @@ void config_free(struct config *cfg)
 	free(cfg->migrations_dir[1]);
 	free(cfg->resolve_applied);
 	free(cfg->resolve_rolled_back);
+	free(cfg->backup_dir);
+	free(cfg->restore_file);
 	memset(cfg, 0, sizeof *cfg);
 }

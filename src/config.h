@@ -23,6 +23,15 @@ enum command {
 	CMD_RUN,
 	CMD_TENANTS,
 	CMD_TENANT_CREATE,
+	CMD_BACKUP,
+	CMD_RESTORE,
+};
+
+/* AUZDB_BACKUP: when migrate/run back a database up before changing it */
+enum backup_mode {
+	BACKUP_AUTO,   /* only databases with pending migrations (default) */
+	BACKUP_ALWAYS, /* every database the run reaches */
+	BACKUP_NEVER,  /* --skip-backup or AUZDB_BACKUP=never: logged loudly */
 };
 
 enum migration_set_kind { SET_MASTER, SET_TENANT };
@@ -59,6 +68,18 @@ struct config {
 	char *report_file;             /* --report FILE */
 	char *termination_log;         /* AUZDB_TERMINATION_LOG, or NULL */
 	bool progress;                 /* progress lines on a TTY */
+
+	/* backups and restore */
+	char *backup_dir;              /* --backup-dir, AUZDB_BACKUP_DIR (default "backups") */
+	enum backup_mode backup_mode;  /* AUZDB_BACKUP, --skip-backup */
+	const char *backup_off_reason; /* what set BACKUP_NEVER, for the warning */
+	bool backup_only;              /* --backup-only: back up, migrate nothing */
+	long backup_keep;              /* AUZDB_BACKUP_KEEP: sets kept; 0 = all */
+	long compress_level;           /* --compress-level, AUZDB_BACKUP_COMPRESSION (6) */
+	bool backup_stdout;            /* `auzdb backup -` */
+	char *restore_file;            /* `auzdb restore FILE` ("-" = stdin) */
+	bool restore_clean;            /* --clean: empty the target first */
+	bool restore_create;           /* --create: create the target database */
 };
 
 /*

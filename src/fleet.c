@@ -23,6 +23,7 @@ struct pool {
 	const struct tenant_list *tenants;
 	struct db_outcome *outs; /* one per tenant, zeroed */
 	enum job job;
+	struct backup_set *bs; /* JOB_MIGRATE: the run's backups, or NULL */
 	pthread_mutex_t mu;
 	size_t next, done, failed;
 	bool stop;
@@ -119,7 +120,7 @@ static void run_tenant(struct pool *pl, size_t i)
 		return;
 	}
 	if (pl->job == JOB_MIGRATE)
-		migrate_database(pl->cfg, &db, pl->set, o);
+		migrate_database(pl->cfg, &db, pl->set, pl->bs, o);
 	else
 		fill_status(&db, pl->set, o);
 	db_close(&db);
@@ -173,10 +174,12 @@ static void *worker(void *arg)
 
 /* Runs job over every tenant with at most cfg->concurrency connections. */
 static void run_pool(const struct config *cfg, const struct migset *set,
-                     const struct tenant_list *tenants, enum job job, struct db_outcome *outs)
+                     const struct tenant_list *tenants, enum job job, struct backup_set *bs,
+                     struct db_outcome *outs)
 {
-	struct pool pl = {cfg, set, tenants, outs,  job,     PTHREAD_MUTEX_INITIALIZER,
-	                  0,   0,   0,       false, now_ms()};
+	struct pool pl = {cfg, set,   tenants, outs, job,   bs,
+	                  PTHREAD_MUTEX_INITIALIZER,   0,    0,     0,
+	                  false, now_ms()};
 	size_t n = (size_t)cfg->concurrency;
 	pthread_t *th;
 	pthread_attr_t attr;
@@ -291,6 +294,7 @@ int fleet_run(const struct config *cfg)
 	struct dbconn master;
 	struct tenant_list tl = {0};
 	struct db_outcome *mo;
+	struct backup_set *bs = NULL;
 	char *err = NULL;
 	int rc;
 
@@ -302,6 +306,9 @@ int fleet_run(const struct config *cfg)
 		report_free(&r);
 		return rc;
 	}
+	warn_if_no_backup(cfg);
+	if (cfg->backup_mode != BACKUP_NEVER && !cfg->dry_run)
+		bs = backup_set_new(cfg);
 	mo = report_add(&r);
 	mo->role = "master";
 	rc = db_connect(cfg, cfg->database_url, NULL, !cfg->dry_run, &master, &err);
@@ -315,7 +322,7 @@ int fleet_run(const struct config *cfg)
 	log_at(LOG_INFO, &(struct log_ctx){master.dbname, NULL, -1}, "connected to master %s",
 	       master.where);
 	if (cfg->shard_index == 0) {
-		rc = migrate_database(cfg, &master, &mset, mo);
+		rc = migrate_database(cfg, &master, &mset, bs, mo);
 	} else {
 		mo->database = xstrdup(master.dbname);
 		rc = wait_for_master(cfg, &master, &mset, &err);
@@ -344,12 +351,13 @@ int fleet_run(const struct config *cfg)
 	         cfg->shard_count > 1 ? " in this shard" : "");
 	if (tl.count) {
 		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
-		run_pool(cfg, &tset, &tl, JOB_MIGRATE, outs);
+		run_pool(cfg, &tset, &tl, JOB_MIGRATE, bs, outs);
 		for (size_t i = 0; i < tl.count; i++)
 			*report_add(&r) = outs[i];
 		free(outs);
 	}
 out:
+	backup_set_close(bs);
 	rc = finish_report(cfg, &r);
 	tenants_free(&tl);
 	report_free(&r);
@@ -412,7 +420,7 @@ int fleet_status(const struct config *cfg, bool list_only)
 	tenants_shard(&tl, cfg->shard_index, cfg->shard_count);
 	if (tl.count) {
 		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
-		run_pool(cfg, &tset, &tl, JOB_STATUS, outs);
+		run_pool(cfg, &tset, &tl, JOB_STATUS, NULL, outs);
 		for (size_t i = 0; i < tl.count; i++)
 			*report_add(&r) = outs[i];
 		free(outs);
@@ -520,7 +528,12 @@ int fleet_tenant_create(const struct config *cfg)
 		goto fail;
 	}
 	out.role = "tenant";
-	rc = migrate_database(cfg, &db, &set, &out);
+	warn_if_no_backup(cfg);
+	{
+		struct backup_set *bs = cfg->backup_mode != BACKUP_NEVER ? backup_set_new(cfg) : NULL;
+		rc = migrate_database(cfg, &db, &set, bs, &out);
+		backup_set_close(bs);
+	}
 	outcome_free(&out);
 	db_close(&db);
 	migset_free(&set);

@@ -139,7 +139,7 @@ char *report_json(const struct report *r)
 		} else {
 			sb_adds(&sb, "\"error\":null,");
 		}
-		json_str(&sb, "backup_file", NULL);
+		json_str(&sb, "backup_file", o->backup_file);
 		sb_addf(&sb, ",\"duration_ms\":%lld}", o->duration_ms);
 	}
 	sb_addf(&sb,

@@ -256,3 +256,168 @@ size_t sql_count_statements(const char *sql, size_t len)
 	walk(sql, len, count_stmt, &n);
 	return n;
 }
+
+/* ---- incremental splitting (restore) ---------------------------------- */
+
+enum { SQ_NORMAL, SQ_SQUOTE, SQ_ESTRING, SQ_DQUOTE, SQ_DOLLAR, SQ_BLOCK, SQ_LINE };
+
+void sql_splitter_init(struct sql_splitter *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+static void statement_reset(struct sql_splitter *s)
+{
+	s->paren = 0;
+	s->begin_depth = 0;
+	s->nident = 0;
+	memset(s->ident, 0, sizeof s->ident);
+	s->nonblank = false;
+}
+
+static bool word_eq(const char *w, size_t n, const char *kw)
+{
+	return n == strlen(kw) && strncasecmp(w, kw, n) == 0;
+}
+
+/* psql's heuristic for SQL-standard function bodies (psqlscan.l). */
+static void track_word(struct sql_splitter *s, const char *w, size_t n)
+{
+	if (s->nident < 4) {
+		if (word_eq(w, n, "create") || word_eq(w, n, "function") ||
+		    word_eq(w, n, "procedure") || word_eq(w, n, "or") || word_eq(w, n, "replace"))
+			s->ident[s->nident] = (char)tolower((unsigned char)w[0]);
+	}
+	s->nident++;
+	if (s->ident[0] == 'c' &&
+	    (s->ident[1] == 'f' || s->ident[1] == 'p' ||
+	     (s->ident[1] == 'o' && s->ident[2] == 'r' && (s->ident[3] == 'f' || s->ident[3] == 'p'))) &&
+	    s->paren == 0) {
+		if (word_eq(w, n, "begin"))
+			s->begin_depth++;
+		else if (word_eq(w, n, "case") && s->begin_depth >= 1)
+			s->begin_depth++;
+		else if (word_eq(w, n, "end") && s->begin_depth > 0)
+			s->begin_depth--;
+	}
+}
+
+size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_split_result *res)
+{
+	size_t i = 0;
+
+	*res = SQL_MORE;
+	while (i < len) {
+		unsigned char c = (unsigned char)b[i];
+		unsigned char d = i + 1 < len ? (unsigned char)b[i + 1] : 0;
+
+		switch (s->state) {
+		case SQ_LINE:
+			if (c == '\n')
+				s->state = SQ_NORMAL;
+			i++;
+			continue;
+		case SQ_BLOCK:
+			if (c == '/' && d == '*') {
+				s->comment_depth++;
+				i += 2;
+			} else if (c == '*' && d == '/') {
+				if (--s->comment_depth == 0)
+					s->state = SQ_NORMAL;
+				i += 2;
+			} else {
+				i++;
+			}
+			continue;
+		case SQ_SQUOTE:
+		case SQ_ESTRING:
+		case SQ_DQUOTE: {
+			char q = s->state == SQ_DQUOTE ? '"' : '\'';
+			if (s->state == SQ_ESTRING && c == '\\') {
+				i += 2;
+			} else if (c == (unsigned char)q && d == (unsigned char)q) {
+				i += 2; /* a doubled quote stays inside */
+			} else {
+				if (c == (unsigned char)q)
+					s->state = SQ_NORMAL;
+				i++;
+			}
+			continue;
+		}
+		case SQ_DOLLAR:
+			if (c == '$' && i + s->taglen <= len && memcmp(b + i, s->tag, s->taglen) == 0) {
+				s->state = SQ_NORMAL;
+				i += s->taglen;
+			} else {
+				i++;
+			}
+			continue;
+		default: break;
+		}
+
+		if (isspace(c)) {
+			i++;
+		} else if (c == '-' && d == '-') {
+			s->state = SQ_LINE;
+			i += 2;
+		} else if (c == '/' && d == '*') {
+			s->state = SQ_BLOCK;
+			s->comment_depth = 1;
+			i += 2;
+		} else if (c == '\\') {
+			*res = SQL_META;
+			return i;
+		} else if (c == ';' && s->paren == 0 && s->begin_depth == 0) {
+			statement_reset(s);
+			*res = SQL_END;
+			return i + 1;
+		} else {
+			s->nonblank = true;
+			if (c == '\'') {
+				s->state = SQ_SQUOTE;
+				i++;
+			} else if (c == '"') {
+				s->state = SQ_DQUOTE;
+				i++;
+			} else if (c == '$' && !(d >= '0' && d <= '9')) {
+				size_t j = i + 1;
+				while (j < len && j - i < sizeof s->tag - 2 &&
+				       (isalnum((unsigned char)b[j]) || b[j] == '_' ||
+				        (unsigned char)b[j] >= 0x80))
+					j++;
+				if (j < len && b[j] == '$') {
+					s->taglen = j - i + 1;
+					memcpy(s->tag, b + i, s->taglen);
+					s->state = SQ_DOLLAR;
+					i = j + 1;
+				} else {
+					i++;
+				}
+			} else if (ident_start(c)) {
+				size_t j = i;
+				while (j < len && ident_char((unsigned char)b[j]))
+					j++;
+				if (j - i == 1 && (c == 'e' || c == 'E') && j < len && b[j] == '\'') {
+					s->state = SQ_ESTRING;
+					i = j + 1;
+					continue;
+				}
+				track_word(s, b + i, j - i);
+				i = j;
+			} else {
+				if (c == '(')
+					s->paren++;
+				else if (c == ')' && s->paren > 0)
+					s->paren--;
+				else if (c >= '0' && c <= '9') {
+					/* a number: do not let 1e5 or 12abc look like E'' */
+					while (i < len && (isalnum((unsigned char)b[i]) || b[i] == '.'))
+						i++;
+					continue;
+				}
+				i++;
+			}
+		}
+	}
+	return i;
+}

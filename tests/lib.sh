@@ -18,6 +18,9 @@ T_PASSED=0
 T_DBS=()
 T_TMP=$(mktemp -d "/tmp/auzdb-test-${T_NAME}.XXXXXX")
 MIGSRC="${AUZDB_SRC:-$(cd "$(dirname "$0")/.." && pwd)}/migrations"
+# backups taken before migrations land in the test's own directory
+unset AUZDB_BACKUP AUZDB_BACKUP_KEEP AUZDB_BACKUP_COMPRESSION
+export AUZDB_BACKUP_DIR="$T_TMP/backups"
 
 t_cleanup() {
   local db
@@ -80,3 +83,26 @@ snapshot() {
 
 # mkmig SETDIR NAME SQL : writes SETDIR/NAME/migration.sql
 mkmig() { mkdir -p "$1/$2"; printf '%s' "$3" > "$1/$2/migration.sql"; }
+
+# schema_dump DB -> `pg_dump --schema-only`, minus comments and \restrict lines
+schema_dump() { pg_dump --schema-only -d "$1" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict'; }
+# content_hashes DB -> one line per table / populated materialized view
+# (row count and a hash of its rows) and per sequence (last_value, is_called)
+content_hashes() {
+  local t k
+  psql -XAtq -d "$1" -c "SELECT format('%I.%I', n.nspname, c.relname), c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE (c.relkind IN ('r', 'S') OR (c.relkind = 'm' AND c.relispopulated)) AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' ORDER BY 1" |
+  while IFS='|' read -r t k; do
+    if [ "$k" = S ]; then
+      echo "$t $(psql -XAtq -d "$1" -c "SELECT last_value, is_called FROM $t")"
+    else
+      echo "$t $(psql -XAtq -d "$1" -c "SELECT count(*), md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) FROM $t x")"
+    fi
+  done
+}
+# same_db A B WHAT: schema and every table's content are identical
+same_db() {
+  diff <(schema_dump "$1") <(schema_dump "$2") > "$T_TMP/.schema_diff" || { head -40 "$T_TMP/.schema_diff" >&2; fail "${3:-restore}: pg_dump --schema-only of $1 and $2 differ"; }
+  diff <(content_hashes "$1") <(content_hashes "$2") > "$T_TMP/.data_diff" || { head -40 "$T_TMP/.data_diff" >&2; fail "${3:-restore}: table contents of $1 and $2 differ"; }
+}
+# backup_files DIR -> the .sql.gz files under a backup directory, oldest set first
+backup_files() { find "$1" -name '*.sql.gz' 2>/dev/null | sort; }

@@ -1,0 +1,482 @@
+/* restore.c - see restore.h */
+#define _POSIX_C_SOURCE 200809L
+#include "restore.h"
+
+#include "compress.h"
+#include "conn.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "sqlscan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RD_BUF (256 * 1024)
+
+/* A buffered reader over the (decompressed) script that counts lines. */
+struct reader {
+	struct gz_reader *gz;
+	char *buf;
+	size_t pos, len;
+	bool eof;
+	long line; /* lines consumed so far */
+	char *err;
+};
+
+/* Keeps the unread bytes and reads more; false on a read error. */
+static bool fill(struct reader *r)
+{
+	ssize_t n;
+	if (r->eof)
+		return true;
+	if (r->pos > 0) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	if (r->len == RD_BUF)
+		return true;
+	n = gzr_read(r->gz, r->buf + r->len, RD_BUF - r->len, &r->err);
+	if (n < 0)
+		return false;
+	if (n == 0)
+		r->eof = true;
+	r->len += (size_t)n;
+	return true;
+}
+
+/* Reads one line, '\n' included, into sb (reset first): 1, 0 at the end, -1 on error. */
+static int read_line(struct reader *r, struct strbuf *sb)
+{
+	sb_reset(sb);
+	for (;;) {
+		char *nl;
+		if (r->pos == r->len) {
+			if (r->eof)
+				break;
+			if (!fill(r))
+				return -1;
+			continue;
+		}
+		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		if (nl) {
+			size_t n = (size_t)(nl - (r->buf + r->pos)) + 1;
+			sb_add(sb, r->buf + r->pos, n);
+			r->pos += n;
+			r->line++;
+			return 1;
+		}
+		sb_add(sb, r->buf + r->pos, r->len - r->pos);
+		r->pos = r->len;
+	}
+	if (sb->len) {
+		r->line++;
+		return 1;
+	}
+	return 0;
+}
+
+struct restore {
+	const struct config *cfg;
+	struct dbconn db;
+	struct reader rd;
+	long statements, copies;
+	long long rows;
+};
+
+static int fail_at(long line, int rc, const char *fmt, ...) AZ_PRINTF(3, 4);
+static int fail_at(long line, int rc, const char *fmt, ...)
+{
+	struct strbuf sb;
+	va_list ap;
+	sb_init(&sb);
+	if (line > 0)
+		sb_addf(&sb, "line %ld: ", line);
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	log_error("restore: %s", sb.buf);
+	sb_free(&sb);
+	return rc;
+}
+
+/*
+ * Streams one COPY block to the server: lines until one that is exactly
+ * "\." (pg_dump's terminator), sent in large pieces as they are read.
+ */
+static int copy_in(struct restore *rs, long stmt_line)
+{
+	struct reader *r = &rs->rd;
+	PGconn *pg = rs->db.pg;
+	PGresult *res;
+	bool at_start = true, done = false;
+	long long rows = 0;
+
+	while (!done) {
+		size_t span = r->pos;
+		if (r->len - r->pos < 4 && !r->eof) {
+			if (!fill(r))
+				return fail_at(r->line, AZ_EXIT_USAGE, "%s", r->err);
+			continue;
+		}
+		if (r->pos == r->len) {
+			PQputCopyEnd(pg, "end of file inside COPY data");
+			while ((res = PQgetResult(pg)) != NULL)
+				PQclear(res);
+			return fail_at(r->line, AZ_EXIT_USAGE,
+			               "end of file inside the COPY data of line %ld (no \\. line)",
+			               stmt_line);
+		}
+		/* walk whole lines in the buffer; stop at "\." or where the buffer ends */
+		while (r->pos < r->len) {
+			char *nl;
+			if (at_start) {
+				size_t left = r->len - r->pos;
+				const char *p = r->buf + r->pos;
+				if (left < 4 && !r->eof && r->pos > span)
+					break; /* too little to tell; send what we have, then read */
+				if (left >= 2 && p[0] == '\\' && p[1] == '.' &&
+				    (left == 2 || p[2] == '\n' ||
+				     (p[2] == '\r' && (left == 3 || p[3] == '\n')))) {
+					size_t skip = left == 2 ? 2 : p[2] == '\n' ? 3 : left == 3 ? 3 : 4;
+					if (span < r->pos &&
+					    PQputCopyData(pg, r->buf + span, (int)(r->pos - span)) != 1)
+						goto conn_lost;
+					r->pos += skip;
+					r->line++;
+					done = true;
+					break;
+				}
+			}
+			nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+			if (!nl) {
+				r->pos = r->len;
+				at_start = false;
+				break;
+			}
+			r->pos = (size_t)(nl - r->buf) + 1;
+			r->line++;
+			rows++;
+			at_start = true;
+		}
+		if (!done && span < r->pos &&
+		    PQputCopyData(pg, r->buf + span, (int)(r->pos - span)) != 1)
+			goto conn_lost;
+		if (!done && r->pos == r->len && !fill(r))
+			return fail_at(r->line, AZ_EXIT_USAGE, "%s", r->err);
+	}
+	if (PQputCopyEnd(pg, NULL) != 1)
+		goto conn_lost;
+	res = PQgetResult(pg);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char *e = db_result_error(res, pg);
+		const char *where = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+		long line = stmt_line;
+		/* "COPY t, line 3, column c: ..." names the data line */
+		if (where && strstr(where, ", line ")) {
+			long k = atol(strstr(where, ", line ") + 7);
+			if (k > 0)
+				line = stmt_line + k;
+		}
+		PQclear(res);
+		while ((res = PQgetResult(pg)) != NULL)
+			PQclear(res);
+		fail_at(line, AZ_EXIT_MIGRATION, "%s", e);
+		free(e);
+		return AZ_EXIT_MIGRATION;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(pg)) != NULL)
+		PQclear(res);
+	rs->copies++;
+	rs->rows += rows;
+	return AZ_EXIT_OK;
+conn_lost: {
+	char *e = db_result_error(NULL, pg);
+	fail_at(r->line, AZ_EXIT_UNREACHABLE, "sending COPY data failed: %s", e);
+	free(e);
+	return AZ_EXIT_UNREACHABLE;
+}
+}
+
+/* Line of a 1-based character position within a statement that began on line first. */
+static long error_line(const char *sql, long first, const char *pos)
+{
+	long chars = 0, line = first, target = pos ? atol(pos) : 0;
+	if (target <= 0)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)sql; *p && chars < target - 1; p++) {
+		if ((*p & 0xc0) == 0x80)
+			continue;
+		chars++;
+		if (*p == '\n')
+			line++;
+	}
+	return line;
+}
+
+/* Runs one statement (and its COPY data, if it is COPY FROM stdin). */
+static int execute(struct restore *rs, const char *sql, long first_line, long token_line)
+{
+	PGresult *res = PQexec(rs->db.pg, sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int rc;
+
+	rs->statements++;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+		PQclear(res);
+		return AZ_EXIT_OK;
+	}
+	if (st == PGRES_COPY_IN) {
+		PQclear(res);
+		return copy_in(rs, token_line);
+	}
+	{
+		char *e = db_result_error(res, rs->db.pg);
+		long line = error_line(
+		    sql, first_line, res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL);
+		if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+			free(e);
+			e = xstrdup("COPY TO STDOUT has no place in a restore");
+		}
+		PQclear(res);
+		rc = PQstatus(rs->db.pg) == CONNECTION_OK ? AZ_EXIT_MIGRATION : AZ_EXIT_UNREACHABLE;
+		fail_at(line ? line : token_line, rc, "%s", e);
+		free(e);
+		return rc;
+	}
+}
+
+/* The psql meta-command at line[off]: \restrict and \unrestrict are fine. */
+static int meta_command(const char *line, size_t off, long lineno, bool in_statement)
+{
+	const char *p = line + off + 1;
+	size_t n = strcspn(p, " \t\r\n");
+	char *name = xstrndup(p, n);
+	int rc = AZ_EXIT_OK;
+
+	if (in_statement)
+		rc = fail_at(lineno, AZ_EXIT_USAGE,
+		             "psql meta-command \\%s inside a statement is not supported", name);
+	else if (!str_eq(name, "restrict") && !str_eq(name, "unrestrict"))
+		rc = fail_at(lineno, AZ_EXIT_USAGE,
+		             "psql meta-command \\%s is not supported (only \\restrict and "
+		             "\\unrestrict are)",
+		             name);
+	free(name);
+	return rc;
+}
+
+static int play(struct restore *rs)
+{
+	struct sql_splitter sp;
+	struct strbuf line, stmt;
+	long first_line = 0, token_line = 0;
+	int k, rc = AZ_EXIT_OK;
+
+	sql_splitter_init(&sp);
+	sb_init(&line);
+	sb_init(&stmt);
+	while (rc == AZ_EXIT_OK && (k = read_line(&rs->rd, &line)) > 0) {
+		long lineno = rs->rd.line;
+		size_t off = 0;
+		while (rc == AZ_EXIT_OK && off < line.len) {
+			enum sql_split_result res;
+			bool was_blank = !sp.nonblank;
+			size_t end = sql_split(&sp, line.buf + off, line.len - off, &res);
+
+			if (stmt.len == 0)
+				first_line = lineno;
+			if (was_blank && (sp.nonblank || res == SQL_END))
+				token_line = lineno;
+			if (res == SQL_META) {
+				rc = meta_command(line.buf, off + end, lineno, sp.nonblank);
+				sb_reset(&stmt); /* only comments before it */
+				break;           /* a meta-command runs to the end of the line */
+			}
+			sb_add(&stmt, line.buf + off, end);
+			off += end;
+			if (res == SQL_END) {
+				rc = execute(rs, stmt.buf, first_line, token_line);
+				sb_reset(&stmt);
+				if (rs->rd.line != lineno)
+					break; /* COPY data followed: the rest of that line is done */
+			}
+		}
+	}
+	if (k < 0)
+		rc = fail_at(rs->rd.line, AZ_EXIT_USAGE, "%s", rs->rd.err);
+	else if (rc == AZ_EXIT_OK && sp.nonblank)
+		rc = fail_at(token_line, AZ_EXIT_USAGE,
+		             sp.state ? "end of file inside a quoted string or comment"
+		                      : "end of file inside a statement (missing ';')");
+	sb_free(&line);
+	sb_free(&stmt);
+	return rc;
+}
+
+/* Objects a restore would collide with: user schemas, relations, types, functions, extensions. */
+static const char q_nonempty[] =
+    "SELECT kind, name FROM ("
+    " SELECT 1 AS o, 'schema' AS kind, quote_ident(nspname) AS name FROM pg_catalog.pg_namespace "
+    "  WHERE oid >= 16384 AND nspname <> 'public' AND nspname <> 'information_schema' "
+    "  AND nspname !~ '^pg_' "
+    " UNION ALL SELECT 2, 'extension', quote_ident(extname) FROM pg_catalog.pg_extension "
+    "  WHERE oid >= 16384 "
+    " UNION ALL SELECT 3, 'relation', format('%I.%I', n.nspname, c.relname) "
+    "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "  WHERE c.oid >= 16384 AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+    " UNION ALL SELECT 4, 'type', format('%I.%I', n.nspname, t.typname) "
+    "  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+    "  WHERE t.oid >= 16384 AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+    " UNION ALL SELECT 5, 'function', format('%I.%I', n.nspname, p.proname) "
+    "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "  WHERE p.oid >= 16384 AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+    ") x ORDER BY o, name LIMIT 1";
+
+static int check_empty(struct restore *rs)
+{
+	char *e = NULL;
+	PGresult *res = db_query(&rs->db, q_nonempty, 0, NULL, PGRES_TUPLES_OK, &e);
+	int rc = AZ_EXIT_OK;
+
+	if (!res) {
+		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "cannot inspect database \"%s\": %s",
+		             rs->db.dbname, e);
+		free(e);
+		return rc;
+	}
+	if (PQntuples(res) > 0)
+		rc = fail_at(0, AZ_EXIT_USAGE,
+		             "database \"%s\" is not empty (it holds %s %s); restore into an empty "
+		             "database, or pass --clean to drop what it holds first",
+		             rs->db.dbname, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return rc;
+}
+
+/* Runs "<verb> <quoted name> CASCADE" for each name a query returns. */
+static bool drop_each(struct restore *rs, const char *list_sql, const char *verb, char **err)
+{
+	PGresult *res = db_query(&rs->db, list_sql, 0, NULL, PGRES_TUPLES_OK, err);
+	bool ok = res != NULL;
+
+	for (int i = 0; ok && i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		char *q = PQescapeIdentifier(rs->db.pg, name, strlen(name)), *sql;
+		if (!q) {
+			*err = xasprintf("cannot quote \"%s\"", name);
+			ok = false;
+			break;
+		}
+		sql = xasprintf("%s %s CASCADE", verb, q);
+		PQfreemem(q);
+		ok = db_command(&rs->db, sql, 0, NULL, err);
+		free(sql);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* --clean: drops every user schema and extension, and renews public as initdb makes it. */
+static int clean(struct restore *rs)
+{
+	char *e = NULL;
+	bool ok =
+	    drop_each(rs, "SELECT extname FROM pg_catalog.pg_extension WHERE oid >= 16384 ORDER BY oid DESC",
+	              "DROP EXTENSION IF EXISTS", &e) &&
+	    drop_each(rs,
+	              "SELECT nspname FROM pg_catalog.pg_namespace WHERE oid >= 16384 AND nspname <> "
+	              "'information_schema' AND nspname !~ '^pg_' ORDER BY oid DESC",
+	              "DROP SCHEMA IF EXISTS", &e) &&
+	    db_command(&rs->db, "DROP SCHEMA IF EXISTS public CASCADE", 0, NULL, &e);
+	if (ok && PQserverVersion(rs->db.pg) >= 150000)
+		ok = db_command(&rs->db, "CREATE SCHEMA public AUTHORIZATION pg_database_owner", 0, NULL,
+		                &e) &&
+		     db_command(&rs->db, "GRANT USAGE ON SCHEMA public TO PUBLIC", 0, NULL, &e);
+	else if (ok)
+		ok = db_command(&rs->db, "CREATE SCHEMA public", 0, NULL, &e) &&
+		     db_command(&rs->db, "GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC", 0, NULL, &e);
+	ok = ok && db_command(&rs->db, "COMMENT ON SCHEMA public IS 'standard public schema'", 0,
+	                      NULL, &e);
+	if (!ok) {
+		int rc = fail_at(0, AZ_EXIT_AUTH, "--clean of database \"%s\" failed: %s",
+		                 rs->db.dbname, e);
+		free(e);
+		return rc;
+	}
+	log_at(LOG_INFO, &(struct log_ctx){rs->db.dbname, NULL, -1},
+	       "--clean: dropped every schema, extension and object");
+	return AZ_EXIT_OK;
+}
+
+static void notice_to_debug(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("server: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+int restore_run(const struct config *cfg)
+{
+	struct restore rs;
+	char *e = NULL;
+	long long t0 = now_ms();
+	int rc;
+
+	memset(&rs, 0, sizeof rs);
+	rs.cfg = cfg;
+	rs.rd.gz = gzr_open(cfg->restore_file, &e);
+	if (!rs.rd.gz) {
+		rc = fail_at(0, AZ_EXIT_USAGE, "%s", e);
+		free(e);
+		return rc;
+	}
+	rs.rd.buf = xmalloc(RD_BUF);
+	rc = db_connect(cfg, cfg->database_url, NULL, cfg->restore_create, &rs.db, &e);
+	if (rc) {
+		if (strstr(e, "does not exist") && !cfg->restore_create)
+			fail_at(0, rc, "%s (pass --create to create it)", e);
+		else
+			fail_at(0, rc, "%s", e);
+		free(e);
+		goto out;
+	}
+	PQsetNoticeProcessor(rs.db.pg, notice_to_debug, NULL);
+	if (!db_command(&rs.db, "BEGIN", 0, NULL, &e)) {
+		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
+		free(e);
+		goto out;
+	}
+	if (cfg->restore_clean)
+		rc = clean(&rs);
+	if (!rc)
+		rc = check_empty(&rs);
+	if (!rc) {
+		log_at(LOG_INFO, &(struct log_ctx){rs.db.dbname, NULL, -1}, "restoring %s into %s",
+		       str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file,
+		       rs.db.where);
+		rc = play(&rs);
+	}
+	if (!rc && !db_command(&rs.db, "COMMIT", 0, NULL, &e)) {
+		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
+		free(e);
+	}
+	if (rc && PQstatus(rs.db.pg) == CONNECTION_OK &&
+	    PQtransactionStatus(rs.db.pg) != PQTRANS_IDLE) {
+		PGresult *res = PQexec(rs.db.pg, "ROLLBACK");
+		PQclear(res);
+	}
+	if (!rc)
+		log_at(LOG_INFO, &(struct log_ctx){rs.db.dbname, NULL, now_ms() - t0},
+		       "restored %ld statements and %ld tables (%lld rows) from %s%s", rs.statements,
+		       rs.copies, rs.rows,
+		       str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file,
+		       gzr_compressed(rs.rd.gz) ? " (gzip)" : "");
+out:
+	db_close(&rs.db);
+	gzr_close(rs.rd.gz);
+	free(rs.rd.buf);
+	free(rs.rd.err);
+	return rc;
+}
