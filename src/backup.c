@@ -31,15 +31,14 @@
  * leaves them out.
  */
 #define NS_OK(n) n ".nspname <> 'information_schema' AND " n ".nspname !~ '^pg_'"
-#define NOT_EXT(cls, oid)                                                                  \
-	"NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '" cls "'::regclass "       \
+#define NOT_EXT(cls, oid)                                                                          \
+	"NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '" cls "'::regclass "             \
 	"AND e.objid = " oid " AND e.deptype = 'e')"
 #define REL_OK(c, n) c ".oid >= 16384 AND " NS_OK(n) " AND " NOT_EXT("pg_class", c ".oid")
 
-static const char q_schemas[] =
-    "SELECT format('CREATE SCHEMA %I;', n.nspname) FROM pg_namespace n "
-    "WHERE n.oid >= 16384 AND n.nspname <> 'public' AND " NS_OK(
-        "n") " AND " NOT_EXT("pg_namespace", "n.oid") " ORDER BY n.oid";
+static const char q_schemas[] = "SELECT format('CREATE SCHEMA %I;', n.nspname) FROM pg_namespace n "
+                                "WHERE n.oid >= 16384 AND n.nspname <> 'public' AND " NS_OK(
+                                    "n") " AND " NOT_EXT("pg_namespace", "n.oid") " ORDER BY n.oid";
 
 static const char q_extensions[] =
     "SELECT format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I;', x.extname, n.nspname) "
@@ -92,8 +91,8 @@ static const char q_functions[] =
     "   WHERE c.relkind <> 'c' AND (t.oid = p.prorettype OR t.oid = ANY (p.proargtypes::oid[]) "
     "   OR t.oid = ANY (coalesce(p.proallargtypes, '{}'::oid[])))) "
     "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-    "WHERE p.oid >= 16384 AND p.prokind IN ('f', 'p', 'w') AND " NS_OK(
-        "n") " AND " NOT_EXT("pg_proc", "p.oid") " ORDER BY p.oid";
+    "WHERE p.oid >= 16384 AND p.prokind IN ('f', 'p', 'w') AND " NS_OK("n") " AND " NOT_EXT(
+        "pg_proc", "p.oid") " ORDER BY p.oid";
 
 /* sequences that are not an identity column's */
 static const char q_sequences[] =
@@ -146,19 +145,21 @@ static const char q_columns[] =
     "WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND " REL_OK(
         "c", "n") " ORDER BY a.attrelid, a.attnum";
 
-#define CON_TABLE                                                                          \
-	"FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid "                      \
-	"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND " \
-	REL_OK("c", "n")
-#define ADD_CON                                                                            \
-	"format('ALTER TABLE %s%I.%I ADD CONSTRAINT %I %s;', CASE WHEN c.relkind = 'p' THEN " \
+#define CON_TABLE                                                                                  \
+	"FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid "                            \
+	"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND " REL_OK( \
+	    "c", "n")
+#define ADD_CON                                                                                    \
+	"format('ALTER TABLE %s%I.%I ADD CONSTRAINT %I %s;', CASE WHEN c.relkind = 'p' THEN "      \
 	"'' ELSE 'ONLY ' END, n.nspname, c.relname, co.conname, pg_get_constraintdef(co.oid)) "
 
 /* CHECK constraints of the table itself (partitions inherit their parent's) */
-static const char q_checks[] = "SELECT " ADD_CON CON_TABLE
+static const char q_checks[] =
+    "SELECT " ADD_CON CON_TABLE
     " AND co.contype = 'c' AND co.conislocal AND co.coninhcount = 0 AND co.convalidated "
     "ORDER BY c.oid, co.oid";
-static const char q_checks_not_valid[] = "SELECT " ADD_CON CON_TABLE
+static const char q_checks_not_valid[] =
+    "SELECT " ADD_CON CON_TABLE
     " AND co.contype = 'c' AND co.conislocal AND co.coninhcount = 0 AND NOT co.convalidated "
     "ORDER BY c.oid, co.oid";
 /* primary keys, unique and exclusion constraints: on ONLY each table, as pg_dump */
@@ -168,7 +169,7 @@ static const char q_keys[] =
     " AND co.contype IN ('p', 'u', 'x') ORDER BY c.oid, co.oid";
 /* foreign keys declared on the table itself (partitions get theirs from the parent) */
 static const char q_fkeys[] = "SELECT " ADD_CON CON_TABLE
-    " AND co.contype = 'f' AND co.conparentid = 0 ORDER BY c.oid, co.oid";
+                              " AND co.contype = 'f' AND co.conparentid = 0 ORDER BY c.oid, co.oid";
 
 static const char q_seq_owned[] =
     "SELECT format('ALTER SEQUENCE %I.%I OWNED BY %I.%I.%I;', n.nspname, c.relname, "
@@ -228,8 +229,7 @@ static const char q_rls[] =
     "  || CASE WHEN c.relforcerowsecurity THEN format(E'\\nALTER TABLE %I.%I FORCE ROW "
     "LEVEL SECURITY;', n.nspname, c.relname) ELSE '' END "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND " REL_OK(
-        "c", "n") " ORDER BY c.oid";
+    "WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND " REL_OK("c", "n") " ORDER BY c.oid";
 
 static const char q_policies[] =
     "SELECT format('CREATE POLICY %I ON %I.%I%s FOR %s%s%s%s;', p.polname, n.nspname, "
@@ -395,7 +395,8 @@ static bool create_table(struct dump *d, const struct table *t, PGresult *cols)
 				sb_addf(&sb, " DEFAULT %s", def);
 			if (ident[0])
 				sb_addf(&sb, " GENERATED %s AS IDENTITY%s",
-				        ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT", PQgetvalue(cols, r, 9));
+				        ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT",
+				        PQgetvalue(cols, r, 9));
 			if (PQgetvalue(cols, r, 6)[0] == 't')
 				sb_adds(&sb, " NOT NULL");
 		}
@@ -589,7 +590,8 @@ static bool set_values(struct dump *d)
 		if (!qn || !qr) {
 			PQfreemem(qn);
 			PQfreemem(qr);
-			ok = dump_fail(d, xasprintf("cannot quote sequence %s", PQgetvalue(list, i, 2)));
+			ok = dump_fail(
+			    d, xasprintf("cannot quote sequence %s", PQgetvalue(list, i, 2)));
 			break;
 		}
 		sql = xasprintf("SELECT last_value, is_called FROM %s.%s", qn, qr);
@@ -674,7 +676,8 @@ static bool views(struct dump *d, bool refresh_only)
 		emitted++;
 		if (refresh_only) {
 			if (v[pick].kind == 'm' && v[pick].populated) {
-				char *s = xasprintf("REFRESH MATERIALIZED VIEW %s;\n", v[pick].qname);
+				char *s =
+				    xasprintf("REFRESH MATERIALIZED VIEW %s;\n", v[pick].qname);
 				ok = put(d, s);
 				free(s);
 			}
@@ -685,8 +688,8 @@ static bool views(struct dump *d, bool refresh_only)
 			              v[pick].def[dl - 1] == ' '))
 				dl--;
 			sb_init(&sb);
-			sb_addf(&sb, "CREATE %s %s", v[pick].kind == 'm' ? "MATERIALIZED VIEW" : "VIEW",
-			        v[pick].qname);
+			sb_addf(&sb, "CREATE %s %s",
+			        v[pick].kind == 'm' ? "MATERIALIZED VIEW" : "VIEW", v[pick].qname);
 			if (*v[pick].options)
 				sb_addf(&sb, " WITH (%s)", v[pick].options);
 			sb_adds(&sb, " AS\n");
@@ -702,26 +705,24 @@ static bool views(struct dump *d, bool refresh_only)
 	return ok;
 }
 
-static const char dump_header[] =
-    "SET statement_timeout = 0;\n"
-    "SET lock_timeout = 0;\n"
-    "SET idle_in_transaction_session_timeout = 0;\n"
-    "SET client_encoding = 'UTF8';\n"
-    "SET standard_conforming_strings = on;\n"
-    "SELECT pg_catalog.set_config('search_path', '', false);\n"
-    "SET check_function_bodies = false;\n"
-    "SET xmloption = content;\n"
-    "SET client_min_messages = warning;\n"
-    "SET row_security = off;\n";
+static const char dump_header[] = "SET statement_timeout = 0;\n"
+                                  "SET lock_timeout = 0;\n"
+                                  "SET idle_in_transaction_session_timeout = 0;\n"
+                                  "SET client_encoding = 'UTF8';\n"
+                                  "SET standard_conforming_strings = on;\n"
+                                  "SELECT pg_catalog.set_config('search_path', '', false);\n"
+                                  "SET check_function_bodies = false;\n"
+                                  "SET xmloption = content;\n"
+                                  "SET client_min_messages = warning;\n"
+                                  "SET row_security = off;\n";
 
 /* The dump's session: one snapshot, nothing written, names fully qualified. */
-static const char dump_session[] =
-    "SELECT pg_catalog.set_config('search_path', '', true), "
-    "pg_catalog.set_config('DateStyle', 'ISO', true), "
-    "pg_catalog.set_config('IntervalStyle', 'postgres', true), "
-    "pg_catalog.set_config('extra_float_digits', '3', true), "
-    "pg_catalog.set_config('row_security', 'off', true), "
-    "pg_catalog.set_config('statement_timeout', '0', true)";
+static const char dump_session[] = "SELECT pg_catalog.set_config('search_path', '', true), "
+                                   "pg_catalog.set_config('DateStyle', 'ISO', true), "
+                                   "pg_catalog.set_config('IntervalStyle', 'postgres', true), "
+                                   "pg_catalog.set_config('extra_float_digits', '3', true), "
+                                   "pg_catalog.set_config('row_security', 'off', true), "
+                                   "pg_catalog.set_config('statement_timeout', '0', true)";
 
 static bool dump_body(struct dump *d)
 {
@@ -753,7 +754,8 @@ static bool dump_body(struct dump *d)
 			t->parent = PQgetisnull(tr, r, 8) ? NULL : PQgetvalue(tr, r, 8);
 			t->bound = PQgetisnull(tr, r, 9) ? NULL : PQgetvalue(tr, r, 9);
 			/* columns are ordered by table oid: find this table's run */
-			for (c = 0; c < ncr && strtoul(PQgetvalue(cr, c, 0), NULL, 10) != t->oid; c++)
+			for (c = 0; c < ncr && strtoul(PQgetvalue(cr, c, 0), NULL, 10) != t->oid;
+			     c++)
 				;
 			t->col0 = c;
 			while (c < ncr && strtoul(PQgetvalue(cr, c, 0), NULL, 10) == t->oid)
@@ -976,8 +978,8 @@ static int ensure_dir(struct backup_set *bs, char **err)
 		e = errno;
 		free(d);
 		if (e != EEXIST) {
-			*err = xasprintf("cannot create a backup set in %s: %s", bs->cfg->backup_dir,
-			                 strerror(e));
+			*err = xasprintf("cannot create a backup set in %s: %s",
+			                 bs->cfg->backup_dir, strerror(e));
 			return AZ_EXIT_BACKUP;
 		}
 	}
@@ -1005,7 +1007,8 @@ static char *manifest_json(const struct backup_set *bs)
 		sb_addf(&sb, "\", \"bytes\": %llu, \"sha256\": \"%s\", \"server_version\": \"",
 		        (unsigned long long)m->bytes, m->sha256);
 		sb_add_json(&sb, m->info.server_version);
-		sb_addf(&sb, "\", \"started_at\": \"%s\", \"duration_ms\": %lld,\n      \"tables\": {",
+		sb_addf(&sb,
+		        "\", \"started_at\": \"%s\", \"duration_ms\": %lld,\n      \"tables\": {",
 		        m->info.started_at, m->info.duration_ms);
 		for (size_t k = 0; k < m->info.ntables; k++) {
 			sb_adds(&sb, k ? ", \"" : "\"");
@@ -1286,7 +1289,8 @@ static void remove_set(const char *base, const char *name)
 				continue; /* not ours: leave it, and the directory */
 			f = xasprintf("%s/%s", dir, de->d_name);
 			if (unlink(f) != 0)
-				log_warn("backup retention: cannot remove %s: %s", f, strerror(errno));
+				log_warn("backup retention: cannot remove %s: %s", f,
+				         strerror(errno));
 			free(f);
 		}
 		closedir(dh);

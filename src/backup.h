@@ -24,8 +24,7 @@ struct backup_set *backup_set_new(const struct config *cfg);
  * and the file's path in *file (caller frees), or AZ_EXIT_BACKUP with a
  * one-line *err; then no file exists under the final name.
  */
-int backup_database(struct backup_set *bs, struct dbconn *db, char **file,
-                    char **err) AZ_MUSTCHECK;
+int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char **err) AZ_MUSTCHECK;
 /* Applies retention (only when every backup of the run succeeded) and frees bs. */
 void backup_set_close(struct backup_set *bs);
 

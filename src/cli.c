@@ -76,7 +76,8 @@ void cli_usage(void)
 	      "backups (migrate and run back up each database that has pending migrations\n"
 	      "first; a failed backup means no migration and exit 6):\n"
 	      "  --backup-dir DIR              AUZDB_BACKUP_DIR (default ./backups); sets are\n"
-	      "                                DIR/<UTC timestamp>/<database>.sql.gz + manifest.json\n"
+	      "                                DIR/<UTC timestamp>/<database>.sql.gz + "
+	      "manifest.json\n"
 	      "  --compress-level 0-9          AUZDB_BACKUP_COMPRESSION (default 6)\n"
 	      "  --backup-only                 back up every database, migrate nothing\n"
 	      "  --skip-backup                 migrate without a backup (logged as a warning)\n"
@@ -127,9 +128,8 @@ static int cmd_migrate(const struct config *cfg)
 	       "connected to %s; %zu migrations in %s", db.where, set.count, set.source);
 	warn_if_no_backup(cfg);
 	{
-		struct backup_set *bs = cfg->backup_mode != BACKUP_NEVER && !cfg->dry_run
-		                            ? backup_set_new(cfg)
-		                            : NULL;
+		struct backup_set *bs =
+		    cfg->backup_mode != BACKUP_NEVER && !cfg->dry_run ? backup_set_new(cfg) : NULL;
 		rc = migrate_database(cfg, &db, &set, bs, &out);
 		backup_set_close(bs);
 	}
@@ -368,9 +368,10 @@ static int cmd_backup(const struct config *cfg)
 	int rc;
 
 	if (cfg->backup_stdout && isatty(STDOUT_FILENO))
-		return fail(AZ_EXIT_USAGE, NULL,
-		            xstrdup("backup -: standard output is a terminal; redirect it to a file "
-		                    "or a pipe"));
+		return fail(
+		    AZ_EXIT_USAGE, NULL,
+		    xstrdup("backup -: standard output is a terminal; redirect it to a file "
+		            "or a pipe"));
 	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
 	if (rc)
 		return fail(rc, NULL, err);

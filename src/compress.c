@@ -331,8 +331,9 @@ ssize_t gzr_read(struct gz_reader *r, void *buf, size_t n, char **err)
 		if (zerr == Z_ERRNO)
 			*err = xasprintf("cannot read %s: %s", r->name, strerror(errno));
 		else
-			*err = xasprintf("cannot read %s: %s%s", r->name, msg ? msg : "corrupt data",
-			                 zerr == Z_BUF_ERROR ? " (truncated file?)" : "");
+			*err =
+			    xasprintf("cannot read %s: %s%s", r->name, msg ? msg : "corrupt data",
+			              zerr == Z_BUF_ERROR ? " (truncated file?)" : "");
 		return -1;
 	}
 	return k;

@@ -335,7 +335,8 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 	}
 	v = envs("AUZDB_BACKUP_KEEP");
 	if (v && !parse_long(v, 0, 100000, &cfg->backup_keep)) {
-		fail(err, "AUZDB_BACKUP_KEEP=%s: expected a whole number of backup sets (0 keeps all)",
+		fail(err,
+		     "AUZDB_BACKUP_KEEP=%s: expected a whole number of backup sets (0 keeps all)",
 		     v);
 		return AZ_EXIT_USAGE;
 	}
@@ -373,7 +374,8 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 		return AZ_EXIT_USAGE;
 	}
 	if ((cfg->restore_clean || cfg->restore_create) && cfg->cmd != CMD_RESTORE) {
-		fail(err, "%s belongs to 'auzdb restore'", cfg->restore_clean ? "--clean" : "--create");
+		fail(err, "%s belongs to 'auzdb restore'",
+		     cfg->restore_clean ? "--clean" : "--create");
 		return AZ_EXIT_USAGE;
 	}
 	if (cfg->backup_stdout)

@@ -177,9 +177,8 @@ static void run_pool(const struct config *cfg, const struct migset *set,
                      const struct tenant_list *tenants, enum job job, struct backup_set *bs,
                      struct db_outcome *outs)
 {
-	struct pool pl = {cfg, set,   tenants, outs, job,   bs,
-	                  PTHREAD_MUTEX_INITIALIZER,   0,    0,     0,
-	                  false, now_ms()};
+	struct pool pl = {cfg, set, tenants, outs,  job,     bs, PTHREAD_MUTEX_INITIALIZER,
+	                  0,   0,   0,       false, now_ms()};
 	size_t n = (size_t)cfg->concurrency;
 	pthread_t *th;
 	pthread_attr_t attr;
@@ -530,7 +529,8 @@ int fleet_tenant_create(const struct config *cfg)
 	out.role = "tenant";
 	warn_if_no_backup(cfg);
 	{
-		struct backup_set *bs = cfg->backup_mode != BACKUP_NEVER ? backup_set_new(cfg) : NULL;
+		struct backup_set *bs =
+		    cfg->backup_mode != BACKUP_NEVER ? backup_set_new(cfg) : NULL;
 		rc = migrate_database(cfg, &db, &set, bs, &out);
 		backup_set_close(bs);
 	}

@@ -135,13 +135,18 @@ static int copy_in(struct restore *rs, long stmt_line)
 				size_t left = r->len - r->pos;
 				const char *p = r->buf + r->pos;
 				if (left < 4 && !r->eof && r->pos > span)
-					break; /* too little to tell; send what we have, then read */
+					break; /* too little to tell; send what we have, then read
+					        */
 				if (left >= 2 && p[0] == '\\' && p[1] == '.' &&
 				    (left == 2 || p[2] == '\n' ||
 				     (p[2] == '\r' && (left == 3 || p[3] == '\n')))) {
-					size_t skip = left == 2 ? 2 : p[2] == '\n' ? 3 : left == 3 ? 3 : 4;
+					size_t skip = left == 2      ? 2
+					              : p[2] == '\n' ? 3
+					              : left == 3    ? 3
+					                             : 4;
 					if (span < r->pos &&
-					    PQputCopyData(pg, r->buf + span, (int)(r->pos - span)) != 1)
+					    PQputCopyData(pg, r->buf + span,
+					                  (int)(r->pos - span)) != 1)
 						goto conn_lost;
 					r->pos += skip;
 					r->line++;
@@ -192,7 +197,7 @@ static int copy_in(struct restore *rs, long stmt_line)
 	rs->copies++;
 	rs->rows += rows;
 	return AZ_EXIT_OK;
-conn_lost: {
+conn_lost : {
 	char *e = db_result_error(NULL, pg);
 	fail_at(r->line, AZ_EXIT_UNREACHABLE, "sending COPY data failed: %s", e);
 	free(e);
@@ -234,8 +239,9 @@ static int execute(struct restore *rs, const char *sql, long first_line, long to
 	}
 	{
 		char *e = db_result_error(res, rs->db.pg);
-		long line = error_line(
-		    sql, first_line, res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL);
+		long line =
+		    error_line(sql, first_line,
+		               res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL);
 		if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
 			free(e);
 			e = xstrdup("COPY TO STDOUT has no place in a restore");
@@ -301,7 +307,8 @@ static int play(struct restore *rs)
 				rc = execute(rs, stmt.buf, first_line, token_line);
 				sb_reset(&stmt);
 				if (rs->rd.line != lineno)
-					break; /* COPY data followed: the rest of that line is done */
+					break; /* COPY data followed: the rest of that line is done
+					        */
 			}
 		}
 	}
@@ -384,20 +391,24 @@ static int clean(struct restore *rs)
 {
 	char *e = NULL;
 	bool ok =
-	    drop_each(rs, "SELECT extname FROM pg_catalog.pg_extension WHERE oid >= 16384 ORDER BY oid DESC",
-	              "DROP EXTENSION IF EXISTS", &e) &&
-	    drop_each(rs,
-	              "SELECT nspname FROM pg_catalog.pg_namespace WHERE oid >= 16384 AND nspname <> "
-	              "'information_schema' AND nspname !~ '^pg_' ORDER BY oid DESC",
-	              "DROP SCHEMA IF EXISTS", &e) &&
+	    drop_each(
+	        rs,
+	        "SELECT extname FROM pg_catalog.pg_extension WHERE oid >= 16384 ORDER BY oid DESC",
+	        "DROP EXTENSION IF EXISTS", &e) &&
+	    drop_each(
+	        rs,
+	        "SELECT nspname FROM pg_catalog.pg_namespace WHERE oid >= 16384 AND nspname <> "
+	        "'information_schema' AND nspname !~ '^pg_' ORDER BY oid DESC",
+	        "DROP SCHEMA IF EXISTS", &e) &&
 	    db_command(&rs->db, "DROP SCHEMA IF EXISTS public CASCADE", 0, NULL, &e);
 	if (ok && PQserverVersion(rs->db.pg) >= 150000)
-		ok = db_command(&rs->db, "CREATE SCHEMA public AUTHORIZATION pg_database_owner", 0, NULL,
-		                &e) &&
+		ok = db_command(&rs->db, "CREATE SCHEMA public AUTHORIZATION pg_database_owner", 0,
+		                NULL, &e) &&
 		     db_command(&rs->db, "GRANT USAGE ON SCHEMA public TO PUBLIC", 0, NULL, &e);
 	else if (ok)
 		ok = db_command(&rs->db, "CREATE SCHEMA public", 0, NULL, &e) &&
-		     db_command(&rs->db, "GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC", 0, NULL, &e);
+		     db_command(&rs->db, "GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC", 0, NULL,
+		                &e);
 	ok = ok && db_command(&rs->db, "COMMENT ON SCHEMA public IS 'standard public schema'", 0,
 	                      NULL, &e);
 	if (!ok) {
@@ -469,8 +480,8 @@ int restore_run(const struct config *cfg)
 	}
 	if (!rc)
 		log_at(LOG_INFO, &(struct log_ctx){rs.db.dbname, NULL, now_ms() - t0},
-		       "restored %ld statements and %ld tables (%lld rows) from %s%s", rs.statements,
-		       rs.copies, rs.rows,
+		       "restored %ld statements and %ld tables (%lld rows) from %s%s",
+		       rs.statements, rs.copies, rs.rows,
 		       str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file,
 		       gzr_compressed(rs.rd.gz) ? " (gzip)" : "");
 out:

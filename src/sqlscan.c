@@ -291,7 +291,8 @@ static void track_word(struct sql_splitter *s, const char *w, size_t n)
 	s->nident++;
 	if (s->ident[0] == 'c' &&
 	    (s->ident[1] == 'f' || s->ident[1] == 'p' ||
-	     (s->ident[1] == 'o' && s->ident[2] == 'r' && (s->ident[3] == 'f' || s->ident[3] == 'p'))) &&
+	     (s->ident[1] == 'o' && s->ident[2] == 'r' &&
+	      (s->ident[3] == 'f' || s->ident[3] == 'p'))) &&
 	    s->paren == 0) {
 		if (word_eq(w, n, "begin"))
 			s->begin_depth++;
@@ -345,7 +346,8 @@ size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_spl
 			continue;
 		}
 		case SQ_DOLLAR:
-			if (c == '$' && i + s->taglen <= len && memcmp(b + i, s->tag, s->taglen) == 0) {
+			if (c == '$' && i + s->taglen <= len &&
+			    memcmp(b + i, s->tag, s->taglen) == 0) {
 				s->state = SQ_NORMAL;
 				i += s->taglen;
 			} else {
@@ -397,7 +399,8 @@ size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_spl
 				size_t j = i;
 				while (j < len && ident_char((unsigned char)b[j]))
 					j++;
-				if (j - i == 1 && (c == 'e' || c == 'E') && j < len && b[j] == '\'') {
+				if (j - i == 1 && (c == 'e' || c == 'E') && j < len &&
+				    b[j] == '\'') {
 					s->state = SQ_ESTRING;
 					i = j + 1;
 					continue;
@@ -411,7 +414,8 @@ size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_spl
 					s->paren--;
 				else if (c >= '0' && c <= '9') {
 					/* a number: do not let 1e5 or 12abc look like E'' */
-					while (i < len && (isalnum((unsigned char)b[i]) || b[i] == '.'))
+					while (i < len &&
+					       (isalnum((unsigned char)b[i]) || b[i] == '.'))
 						i++;
 					continue;
 				}

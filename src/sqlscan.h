@@ -52,7 +52,6 @@ void sql_splitter_init(struct sql_splitter *s);
  * scanning stopped: just past the ';' (SQL_END; the splitter is then
  * reset for the next statement), at the backslash (SQL_META), or len.
  */
-size_t sql_split(struct sql_splitter *s, const char *buf, size_t len,
-                 enum sql_split_result *res);
+size_t sql_split(struct sql_splitter *s, const char *buf, size_t len, enum sql_split_result *res);
 
 #endif
