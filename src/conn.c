@@ -4,6 +4,7 @@
 
 #include "exitcodes.h"
 #include "log.h"
+#include "signals.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -113,6 +114,10 @@ static enum conn_failure classify(const char *msg)
 	    "invalid port number",
 	    "could not read root certificate",
 	    "invalid value for parameter",
+	    /* the server refusing a URL's options=: waiting will not fix it */
+	    "invalid command-line argument for server process",
+	    "unrecognized configuration parameter",
+	    "cannot be changed without restarting the server",
 	};
 	if (contains(msg, "database \"") && contains(msg, "\" does not exist"))
 		return CF_NO_DATABASE;
@@ -142,11 +147,22 @@ static char *one_line(const char *msg)
 	return s;
 }
 
+/* Sleeps ms, in slices, returning early once a stop was requested. */
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	while (ms > 0 && !signals_stop_requested()) {
+		long slice = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, slice * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
+}
+
+static char *stopped_msg(const char *what)
+{
+	return xasprintf("interrupted by %s while %s",
+	                 signals_stop_reason() ? signals_stop_reason() : "a signal", what);
 }
 
 static PGconn *open_once(const struct config *cfg, const char *url, const char *dbname)
@@ -172,7 +188,12 @@ static PGconn *open_once(const struct config *cfg, const char *url, const char *
 	val[n++] = "UTF8";
 	kw[n] = NULL;
 	val[n] = NULL;
-	return PQconnectdbParams(kw, val, 1);
+	/*
+	 * libpq expands only the first dbname as a URL/conninfo.  Without a URL
+	 * that would be the override (a tenant database name from pg_database):
+	 * never let a name like "x host=elsewhere" be parsed as parameters.
+	 */
+	return PQconnectdbParams(kw, val, url ? 1 : 0);
 }
 
 static int setup_session(struct dbconn *db, bool create_schema, char **err)
@@ -323,6 +344,12 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 			                        : AZ_EXIT_USAGE;
 			break;
 		}
+		if (signals_stop_requested()) {
+			*err = stopped_msg("waiting for the database");
+			free(m);
+			rc = AZ_EXIT_INTERRUPTED;
+			break;
+		}
 		if (now_ms() + delay > deadline) {
 			*err = xasprintf("database unreachable after %d attempt%s in %lds: %s",
 			                 attempt, attempt == 1 ? "" : "s", cfg->wait_timeout_s, m);
@@ -340,6 +367,7 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 		db_close(db);
 		return rc;
 	}
+	signals_watch(db->pg); /* a stop cancels whatever this connection runs */
 	db->dbname = xstrdup(PQdb(db->pg));
 	db->where = xasprintf("%s@%s:%s/%s", PQuser(db->pg),
 	                      PQhost(db->pg) && *PQhost(db->pg) ? PQhost(db->pg) : "localhost",
@@ -367,6 +395,7 @@ void db_close(struct dbconn *db)
 	if (db->pg) {
 		if (db->locked)
 			db_unlock(db);
+		signals_unwatch(db->pg);
 		PQfinish(db->pg);
 	}
 	free(db->dbname);
@@ -408,6 +437,10 @@ int db_sqlstate_exit(const char *sqlstate, int fallback)
 		return AZ_EXIT_AUTH;
 	if (str_startswith(sqlstate, "08") || str_startswith(sqlstate, "57P"))
 		return AZ_EXIT_UNREACHABLE;
+	if (str_eq(sqlstate, "55P03")) /* lock_not_available: lock_timeout, NOWAIT */
+		return AZ_EXIT_LOCK;
+	if (str_eq(sqlstate, "57014") && signals_stop_requested()) /* our own PQcancel */
+		return AZ_EXIT_INTERRUPTED;
 	return fallback;
 }
 
@@ -460,9 +493,15 @@ int db_lock(struct dbconn *db, long timeout_s, char **err)
 
 	snprintf(key, sizeof key, "%d", AZ_LOCK_KEY);
 	for (;;) {
-		PGresult *res = db_query(db, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)",
-		                         1, params, PGRES_TUPLES_OK, err);
+		PGresult *res;
 		bool got;
+
+		if (signals_stop_requested()) {
+			*err = stopped_msg("waiting for the migration lock");
+			return AZ_EXIT_INTERRUPTED;
+		}
+		res = db_query(db, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params,
+		               PGRES_TUPLES_OK, err);
 		if (!res)
 			return db_sqlstate_exit(NULL, AZ_EXIT_UNREACHABLE);
 		got = PQgetvalue(res, 0, 0)[0] == 't';
@@ -527,4 +566,67 @@ void db_unlock(struct dbconn *db)
 	}
 	PQclear(res);
 	db->locked = false;
+}
+
+bool db_set_migration_timeouts(struct dbconn *db, const struct config *cfg, char **err)
+{
+	static const char *const names[2] = {"statement_timeout", "lock_timeout"};
+	long ms[2] = {cfg->statement_timeout_ms, cfg->ddl_lock_timeout_ms};
+
+	for (int i = 0; i < 2; i++) {
+		char val[32];
+		const char *params[2] = {names[i], val};
+		PGresult *res;
+
+		if (ms[i] <= 0)
+			continue;
+		snprintf(val, sizeof val, "%ldms", ms[i]);
+		res = db_query(db, "SELECT pg_catalog.set_config($1, $2, false)", 2, params,
+		               PGRES_TUPLES_OK, err);
+		if (!res)
+			return false;
+		PQclear(res);
+	}
+	return true;
+}
+
+char *db_lock_blockers(struct dbconn *db, const char *script)
+{
+	const char *params[1] = {db->schema};
+	struct strbuf sb;
+	char *err = NULL;
+	PGresult *res;
+	int shown = 0;
+
+	res = db_query(db,
+	               "SELECT DISTINCT c.relname, l.pid, coalesce(a.application_name, '') "
+	               "FROM pg_catalog.pg_locks l "
+	               "JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+	               "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	               "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+	               "WHERE l.granted AND l.pid <> pg_catalog.pg_backend_pid() "
+	               "AND l.locktype = 'relation' AND n.nspname = $1 "
+	               "AND l.database = (SELECT oid FROM pg_catalog.pg_database "
+	               "WHERE datname = pg_catalog.current_database()) "
+	               "ORDER BY 1, 2",
+	               1, params, PGRES_TUPLES_OK, &err);
+	if (!res) {
+		free(err);
+		return NULL;
+	}
+	sb_init(&sb);
+	for (int i = 0; i < PQntuples(res) && shown < 3; i++) {
+		const char *rel = PQgetvalue(res, i, 0);
+		if (!strstr(script, rel))
+			continue; /* locked, but not by anything this migration touches */
+		sb_addf(&sb, "%stable \"%s\" (held by pid %s, application \"%s\")",
+		        shown ? ", " : "", rel, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+		shown++;
+	}
+	PQclear(res);
+	if (!shown) {
+		sb_free(&sb);
+		return NULL;
+	}
+	return sb.buf; /* the caller frees it */
 }

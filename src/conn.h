@@ -6,7 +6,9 @@
  * exponential backoff, classifying connection failures into exit codes,
  * the session state auzdb relies on (search_path, client encoding), the
  * migration advisory lock, and the query wrappers that check every result.
- * Calls: config (timeouts), log.
+ * Every open connection is watched by signals.h, so a stop cancels its query,
+ * and the connection wait and the lock wait end early on a stop (exit 10).
+ * Calls: config (timeouts), log, signals.
  */
 #ifndef AUZDB_CONN_H
 #define AUZDB_CONN_H
@@ -57,6 +59,18 @@ int db_sqlstate_exit(const char *sqlstate, int fallback);
 /* Takes the migration lock, polling pg_try_advisory_lock; AZ_EXIT_LOCK on timeout. */
 int db_lock(struct dbconn *db, long timeout_s, char **err) AZ_MUSTCHECK;
 void db_unlock(struct dbconn *db);
+/*
+ * Sets AUZDB_STATEMENT_TIMEOUT / AUZDB_DDL_LOCK_TIMEOUT for the session (the
+ * next db_reset_session undoes them): call just before a migration.
+ */
+bool db_set_migration_timeouts(struct dbconn *db, const struct config *cfg,
+                               char **err) AZ_MUSTCHECK;
+/*
+ * After a lock timeout: the tables of db's schema named in script that other
+ * sessions hold locks on, as "table \"t\" (held by pid N, application \"a\")",
+ * or NULL.  Caller frees.
+ */
+char *db_lock_blockers(struct dbconn *db, const char *script);
 /* Undoes session settings a migration made (RESET ALL, keeps the lock). */
 bool db_reset_session(struct dbconn *db, char **err) AZ_MUSTCHECK;
 

@@ -18,7 +18,7 @@ enum az_exit {
 	AZ_EXIT_BACKUP = 6,       /* backup failed, nothing migrated (retryable) */
 	AZ_EXIT_MIGRATION = 7,    /* a migration failed and was rolled back */
 	AZ_EXIT_NEEDS_ACTION = 8, /* failed ledger row, checksum mismatch, schema without ledger */
-	AZ_EXIT_TENANTS_FAILED = 9, /* master succeeded, some tenants failed */
+	AZ_EXIT_TENANTS_FAILED = 9, /* master ok, some tenants failed (all retryably: their code) */
 	AZ_EXIT_INTERRUPTED = 10,   /* interrupted by a signal (retryable) */
 	AZ_EXIT_PENDING = 11,       /* (status only) migrations are pending */
 };

@@ -93,9 +93,10 @@ void log_at(enum log_level lvl, const struct log_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	sb_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	/* one event, one line: fold embedded newlines */
+	/* one event, one line: fold newlines, and no control byte (an escape
+	 * sequence in a hostile value) ever reaches a terminal */
 	for (size_t i = 0; i < msg.len; i++)
-		if (msg.buf[i] == '\n' || msg.buf[i] == '\r')
+		if ((unsigned char)msg.buf[i] < 0x20 || msg.buf[i] == 0x7f)
 			msg.buf[i] = ' ';
 	while (msg.len && msg.buf[msg.len - 1] == ' ')
 		msg.buf[--msg.len] = '\0';

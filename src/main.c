@@ -5,6 +5,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "signals.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	setlocale(LC_ALL, "C");
+	/* first, before any thread exists: the threads inherit the blocked signals */
+	signals_install();
 	rc = config_parse(argc, argv, &cfg, &err);
 	log_setup(cfg.log_format, cfg.verbose, cfg.quiet);
 	if (rc) {
@@ -25,7 +28,9 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return rc;
 	}
+	signals_set_deadline(cfg.deadline_ms);
 	rc = cli_run(&cfg);
+	rc = signals_exit_code(rc);
 	config_free(&cfg);
 	return rc;
 }

@@ -253,7 +253,8 @@ static int check_lockfile(const char *where, const unsigned char *data, size_t l
 
 static int finish(struct migset *set, char **err)
 {
-	qsort(set->items, set->count, sizeof *set->items, cmp_migration);
+	if (set->count > 1) /* an empty set has no items array: qsort(NULL) is undefined */
+		qsort(set->items, set->count, sizeof *set->items, cmp_migration);
 	for (size_t i = 1; i < set->count; i++) {
 		if (strcmp(set->items[i - 1].name, set->items[i].name) == 0) {
 			*err = xasprintf("migration %s appears twice in %s", set->items[i].name,
