@@ -5,6 +5,7 @@
 #include "compress.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "signals.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -117,7 +118,8 @@ static const char q_tables[] =
     "  CASE WHEN c.relispartition THEN (SELECT format('%I.%I', pn.nspname, pc.relname) "
     "    FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent "
     "    JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END, "
-    "  CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END "
+    "  CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, "
+    "  c.reltoastrelid <> 0 AND pg_relation_size(c.reltoastrelid) > 0 "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "JOIN (SELECT oid, max(depth) AS depth FROM lvl GROUP BY oid) l ON l.oid = c.oid "
     "WHERE c.relkind IN ('r', 'p') AND " REL_OK("c", "n") " ORDER BY l.depth, c.oid";
@@ -138,7 +140,8 @@ static const char q_columns[] =
     "sc.oid "
     "   WHERE a.attidentity <> '' AND dp.classid = 'pg_class'::regclass AND dp.refclassid = "
     "'pg_class'::regclass AND dp.refobjid = a.attrelid AND dp.refobjsubid = a.attnum "
-    "   AND dp.deptype = 'i' AND sc.relkind = 'S' LIMIT 1) "
+    "   AND dp.deptype = 'i' AND sc.relkind = 'S' LIMIT 1), "
+    "  t.typlen, a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bytea'::regtype) "
     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
@@ -271,6 +274,170 @@ static const char q_comments[] =
     "d.objoid AND p.prokind IN ('f', 'p', 'w'))) "
     "ORDER BY d.classoid, d.objoid, d.objsubid";
 
+/*
+ * --with-owners: owners, then privileges.  Owners go to the owning role
+ * (tables before sequences, whose owned-by table already carries them
+ * along).  Privileges are what differs from the object's starting ACL
+ * (acldefault for its owner, or pg_init_privs for objects initdb made,
+ * such as schema public): REVOKE what the start has and the ACL lacks,
+ * GRANT what the ACL has and the start lacks.  The grantor becomes the
+ * owner on restore.
+ */
+static const char q_owners[] =
+    "SELECT s FROM ("
+    " SELECT 1 AS o, n.oid, format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, "
+    "  pg_get_userbyid(n.nspowner)) AS s FROM pg_namespace n "
+    " WHERE n.oid >= 16384 AND n.nspname <> 'public' AND " NS_OK("n") " AND " NOT_EXT(
+        "pg_namespace",
+        "n.oid") " UNION ALL"
+                 " SELECT 2, t.oid, format('ALTER %s %I.%I OWNER TO %I;', CASE WHEN t.typtype "
+                 "= 'd' THEN "
+                 "  'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname, "
+                 "pg_get_userbyid(t.typowner)) "
+                 " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                 " WHERE t.oid >= 16384 AND " NS_OK("n") " AND " NOT_EXT(
+                     "pg_type",
+                     "t.oid") " AND (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND "
+                              "(SELECT r.relkind FROM pg_class r WHERE r.oid = t.typrelid) = "
+                              "'c')) UNION ALL"
+                              " SELECT 3, p.oid, format('ALTER ROUTINE %s OWNER TO %I;', "
+                              "p.oid::regprocedure, "
+                              "  pg_get_userbyid(p.proowner)) FROM pg_proc p JOIN pg_namespace "
+                              "n ON n.oid = p.pronamespace "
+                              " WHERE p.oid >= 16384 AND p.prokind IN ('f', 'p', 'w') "
+                              "AND " NS_OK("n") " AND " NOT_EXT(
+                                  "pg_proc",
+                                  "p.oid") " UNION ALL"
+                                           " SELECT CASE WHEN c.relkind = 'S' THEN 5 ELSE 4 "
+                                           "END, c.oid, format('ALTER %s %I.%I OWNER "
+                                           "TO %I;', CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN "
+                                           "'m' THEN 'MATERIALIZED VIEW' WHEN 'S' "
+                                           "THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, "
+                                           "c.relname, pg_get_userbyid(c.relowner)) "
+                                           " FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                                           "c.relnamespace "
+                                           " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+                                           "AND " REL_OK(
+                                               "c", "n") " AND NOT (c.relkind = 'S' AND EXISTS "
+                                                         "(SELECT 1 FROM pg_depend d WHERE "
+                                                         "d.classid = 'pg_class'::regclass AND "
+                                                         "d.objid = c.oid AND d.refclassid = "
+                                                         "'pg_class'::regclass AND d.deptype "
+                                                         "IN ('a', 'i')))"
+                                                         ") x ORDER BY o, oid";
+
+#define ACL_START(cls, oid, kind, owner)                                                           \
+	"coalesce((SELECT ip.initprivs FROM pg_init_privs ip WHERE ip.objoid = " oid               \
+	" AND ip.classoid = '" cls "'::regclass AND ip.objsubid = 0), acldefault('" kind           \
+	"', " owner "))"
+
+static const char q_grants
+    [] = "WITH obj(o, oid, kw, ident, acl, start) AS ("
+         " SELECT 1, n.oid, 'SCHEMA', quote_ident(n.nspname), n.nspacl, " ACL_START(
+             "pg_namespace", "n.oid",
+             "n", "n.nspowner") " FROM pg_namespace n "
+                                " WHERE (n.oid >= 16384 OR n.nspname = 'public') AND " NS_OK("n") " AND " NOT_EXT(
+                                    "pg_namespace",
+                                    "n.oid") " UNION ALL"
+                                             " SELECT 2, t.oid, CASE WHEN t.typtype = 'd' THEN "
+                                             "'DOMAIN' ELSE 'TYPE' END, "
+                                             "  format('%I.%I', n.nspname, t.typname), "
+                                             "t.typacl, " ACL_START(
+                                                 "pg_type", "t.oid", "T",
+                                                 "t.typowner") " FROM pg_type t JOIN pg_namespace "
+                                                               "n ON n.oid = "
+                                                               "t.typnamespace "
+                                                               " WHERE t.oid >= 16384 AND " NS_OK("n") " AND " NOT_EXT(
+                                                                   "pg_type",
+                                                                   "t.oid") " AND (t.typtype IN "
+                                                                            "('e', 'd') OR "
+                                                                            "(t.typtype = 'c' AND "
+                                                                            "(SELECT r.relkind "
+                                                                            "FROM pg_class r WHERE "
+                                                                            "r.oid = t.typrelid) = "
+                                                                            "'c')) UNION ALL"
+                                                                            " SELECT 3, p.oid, "
+                                                                            "'ROUTINE', "
+                                                                            "p.oid::regprocedure::"
+                                                                            "text, "
+                                                                            "p.proacl, " ACL_START(
+                                                                                "pg_proc", "p.oid",
+                                                                                "f",
+                                                                                "p.proowner") " FRO"
+                                                                                              "M "
+                                                                                              "pg_"
+                                                                                              "proc"
+                                                                                              " p "
+                                                                                              "JOIN"
+                                                                                              " pg_"
+                                                                                              "name"
+                                                                                              "spac"
+                                                                                              "e n "
+                                                                                              "ON "
+                                                                                              "n."
+                                                                                              "oid "
+                                                                                              "= "
+                                                                                              "p."
+                                                                                              "pron"
+                                                                                              "ames"
+                                                                                              "pace"
+                                                                                              " "
+                                                                                              " WHE"
+                                                                                              "RE "
+                                                                                              "p."
+                                                                                              "oid "
+                                                                                              ">= "
+                                                                                              "1638"
+                                                                                              "4 "
+                                                                                              "AND "
+                                                                                              "p."
+                                                                                              "prok"
+                                                                                              "ind "
+                                                                                              "IN "
+                                                                                              "('f'"
+                                                                                              ", "
+                                                                                              "'p',"
+                                                                                              " 'w'"
+                                                                                              ") "
+                                                                                              "AND"
+                                                                                              " " NS_OK("n") " AND " NOT_EXT(
+                                                                                                  "pg_proc",
+                                                                                                  "p.oid") " UNION ALL"
+                                                                                                           " SELECT 4, c.oid, CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, "
+                                                                                                           "  format('%I.%I', n.nspname, c.relname), c.relacl, "
+                                                                                                           "  acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner) "
+                                                                                                           " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                                                                                           " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND " REL_OK(
+                                                                                                               "c",
+                                                                                                               "n") "), "
+                                                                                                                    "who(oid, name) AS (SELECT 0::oid, 'PUBLIC' UNION ALL SELECT oid, quote_ident(rolname) "
+                                                                                                                    " FROM pg_roles) "
+                                                                                                                    "SELECT s FROM ("
+                                                                                                                    " SELECT obj.o, obj.oid, 1 AS k, 0::bigint AS pos, format('REVOKE %s ON %s %s FROM %s;', "
+                                                                                                                    "  e.privilege_type, obj.kw, obj.ident, w.name) AS s FROM obj, LATERAL (SELECT grantee, "
+                                                                                                                    "  privilege_type FROM aclexplode(obj.start) EXCEPT SELECT grantee, privilege_type "
+                                                                                                                    "  FROM aclexplode(obj.acl)) e JOIN who w ON w.oid = e.grantee WHERE obj.acl IS NOT NULL "
+                                                                                                                    " UNION ALL"
+                                                                                                                    /* in ACL order, so that the restored ACL lists its entries in the same order */
+                                                                                                                    " SELECT obj.o, obj.oid, 2, e.pos, format('GRANT %s ON %s %s TO %s%s;', e.privilege_type, "
+                                                                                                                    "  obj.kw, obj.ident, w.name, CASE WHEN e.is_grantable THEN ' WITH GRANT OPTION' ELSE '' "
+                                                                                                                    "END) FROM obj, LATERAL aclexplode(obj.acl) WITH ORDINALITY e(grantor, grantee, "
+                                                                                                                    "  privilege_type, is_grantable, pos) JOIN who w ON w.oid = e.grantee "
+                                                                                                                    "  WHERE obj.acl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(obj.start) b "
+                                                                                                                    "  WHERE b.grantee = e.grantee AND b.privilege_type = e.privilege_type "
+                                                                                                                    "  AND b.is_grantable = e.is_grantable) "
+                                                                                                                    " UNION ALL"
+                                                                                                                    " SELECT 5, c.oid, 3, a.attnum * 1000 + e.pos, format('GRANT %s (%I) ON TABLE %I.%I TO "
+                                                                                                                    "%s%s;', e.privilege_type, a.attname, n.nspname, c.relname, w.name, CASE WHEN "
+                                                                                                                    "e.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
+                                                                                                                    "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                                                                                                                    "  JOIN pg_namespace n ON n.oid = c.relnamespace, LATERAL aclexplode(a.attacl) "
+                                                                                                                    "  WITH ORDINALITY e(grantor, grantee, privilege_type, is_grantable, pos) "
+                                                                                                                    "  JOIN who w ON w.oid = e.grantee "
+                                                                                                                    "  WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND " REL_OK(
+                                                                                                                        "c",
+                                                                                                                        "n") ") x ORDER BY o, oid, k, pos, s";
+
 /* ---- the dump -------------------------------------------------------- */
 
 struct table_count {
@@ -291,7 +458,13 @@ struct dump {
 	struct gz_writer *w;
 	struct dump_info *info;
 	long lock_timeout_s;
-	char *err; /* first error not from the writer */
+	char *err;   /* first error not from the writer */
+	bool owners; /* --with-owners: owners and privileges too */
+	/* progress on a TTY: uncompressed bytes, rate, the table being read */
+	bool progress;
+	long long p_start, p_last;
+	unsigned long long p_bytes;
+	const char *p_table;
 };
 
 static void info_free(struct dump_info *in)
@@ -303,9 +476,39 @@ static void info_free(struct dump_info *in)
 	memset(in, 0, sizeof *in);
 }
 
+/* One progress line on stderr (a TTY), at most every 250 ms; final clears it. */
+static void progress(struct dump *d, bool final)
+{
+	long long now;
+	double secs;
+
+	if (!d->progress)
+		return;
+	now = now_ms();
+	if (!final && d->p_last && now - d->p_last < 250)
+		return;
+	if (!d->p_start)
+		d->p_start = now;
+	d->p_last = now;
+	secs = (double)(now - d->p_start) / 1000.0;
+	if (final) {
+		fputs("\r\033[K", stderr);
+	} else {
+		fputs("\r\033[Kbacking up ", stderr);
+		for (const char *p = d->db->dbname; *p; p++)
+			fputc((unsigned char)*p < 0x20 ? '?' : *p, stderr);
+		fprintf(stderr, ": %.1f MiB, %.1f MiB/s%s%s", (double)d->p_bytes / 1048576.0,
+		        secs > 0.05 ? (double)d->p_bytes / 1048576.0 / secs : 0.0,
+		        d->p_table ? ", table " : "", d->p_table ? d->p_table : "");
+	}
+	fflush(stderr);
+}
+
 static bool put(struct dump *d, const char *s)
 {
-	return gzw_write(d->w, s, strlen(s));
+	size_t n = strlen(s);
+	d->p_bytes += n;
+	return gzw_write(d->w, s, n);
 }
 
 static bool dump_fail(struct dump *d, char *err)
@@ -367,6 +570,7 @@ struct table {
 	char kind;
 	const char *nsp, *rel, *qname, *options, *partkey, *parent, *bound;
 	bool unlogged;
+	bool toast;      /* has out-of-line values: look for wide rows */
 	int col0, ncols; /* row range in the columns result */
 };
 
@@ -443,10 +647,85 @@ static char *exec_name(PGconn *pg, const char *nsp, const char *rel)
 	return out;
 }
 
+/*
+ * Wide rows.  libpq holds a whole COPY row twice (its input buffer and the
+ * copy PQgetCopyData returns), so a 10 MB value would cost 20 MB.  Rows
+ * with a value stored out of line above these sizes are left out of the
+ * table's COPY and written afterwards as COPY lines of their own, each
+ * value fetched in slices: its text form (the type's output function, as
+ * COPY uses) escaped as COPY's text format needs (backslash, newline,
+ * carriage return, tab).
+ */
+#define WIDE_STORED (256 * 1024)  /* pg_column_size: the stored, maybe compressed, size */
+#define WIDE_RAW    (1024 * 1024) /* octet_length of text, varchar and bytea */
+#define WIDE_SLICE  (1024 * 1024) /* characters per fetch */
+#define COPY_ESCAPE(x)                                                                             \
+	"pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(" x ", "      \
+	"E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\r', E'\\\\r'), E'\\t', E'\\\\t')"
+
+/* Writes the row at ctid of table name as one COPY text line, value by value. */
+static bool copy_wide_row(struct dump *d, const char *name, const struct table *t, PGresult *cols,
+                          const char *ctid)
+{
+	bool ok = true, first = true;
+
+	for (int k = 0; ok && k < t->ncols; k++) {
+		int r = t->col0 + k;
+		const char *col = PQgetvalue(cols, r, 1);
+		char *q, *sql, pos[32];
+		const char *params[2] = {ctid, pos};
+
+		if (PQgetvalue(cols, r, 8)[0] == 's')
+			continue;
+		q = PQescapeIdentifier(d->db->pg, col, strlen(col));
+		if (!q)
+			return dump_fail(d, xasprintf("cannot quote a column of %s", t->qname));
+		sql = xasprintf(
+		    "SELECT pg_catalog.substr(e, $2::int, %d), n, "
+		    "pg_catalog.char_length(e) < $2::int + %d FROM (SELECT " COPY_ESCAPE(
+		        "pg_catalog.format('%%s', %s)") " AS e, pg_catalog.num_nulls(%s) = 1 "
+		                                        "AS n FROM ONLY %s WHERE ctid = "
+		                                        "$1::pg_catalog.tid) s",
+		    WIDE_SLICE, WIDE_SLICE, q, q, name);
+		PQfreemem(q);
+		ok = first || put(d, "\t");
+		first = false;
+		for (long p = 1; ok; p += WIDE_SLICE) {
+			char *e = NULL;
+			PGresult *res;
+			snprintf(pos, sizeof pos, "%ld", p);
+			res = db_query(d->db, sql, 2, params, PGRES_TUPLES_OK, &e);
+			if (!res || PQntuples(res) != 1) {
+				ok = dump_fail(d, xasprintf("reading a wide row of %s failed: %s",
+				                            t->qname, e ? e : "the row is gone"));
+				free(e);
+				PQclear(res);
+				break;
+			}
+			if (PQgetvalue(res, 0, 1)[0] == 't') {
+				ok = put(d, "\\N");
+			} else {
+				size_t n = (size_t)PQgetlength(res, 0, 0);
+				ok = gzw_write(d->w, PQgetvalue(res, 0, 0), n);
+				d->p_bytes += n;
+				progress(d, false);
+			}
+			if (PQgetvalue(res, 0, 1)[0] == 't' || PQgetvalue(res, 0, 2)[0] != 'f') {
+				PQclear(res);
+				break;
+			}
+			PQclear(res);
+		}
+		free(sql);
+	}
+	return ok && put(d, "\n");
+}
+
 /* COPY one table out: "COPY name (cols) FROM stdin;", the rows, "\.". */
 static bool copy_table(struct dump *d, const struct table *t, PGresult *cols)
 {
-	struct strbuf head, sql;
+	struct strbuf head, sql, wide;
+	PGresult *wrows = NULL;
 	PGconn *pg = d->db->pg;
 	PGresult *res;
 	long long nrows = 0;
@@ -454,11 +733,16 @@ static bool copy_table(struct dump *d, const struct table *t, PGresult *cols)
 	int n = -1, ncopied = 0;
 	bool ok = name != NULL, in_copy = false;
 
+	if (signals_stop_requested()) {
+		free(name);
+		return dump_fail(d, xasprintf("interrupted by %s", signals_stop_reason()));
+	}
 	if (!ok) {
 		return dump_fail(d, xasprintf("cannot quote %s: %s", t->qname, PQerrorMessage(pg)));
 	}
 	sb_init(&head);
 	sb_init(&sql);
+	sb_init(&wide);
 	for (int k = 0; ok && k < t->ncols; k++) {
 		int r = t->col0 + k;
 		const char *col = PQgetvalue(cols, r, 1);
@@ -473,14 +757,37 @@ static bool copy_table(struct dump *d, const struct table *t, PGresult *cols)
 		}
 		sb_addf(&head, "%s%s", ncopied ? ", " : "", PQgetvalue(cols, r, 2));
 		sb_addf(&sql, "%s%s", ncopied ? ", " : "", q);
+		if (t->toast && str_eq(PQgetvalue(cols, r, 10), "-1")) {
+			sb_addf(&wide, "%spg_catalog.pg_column_size(%s) > %d",
+			        wide.len ? " OR " : "", q, WIDE_STORED);
+			if (PQgetvalue(cols, r, 11)[0] == 't')
+				sb_addf(&wide, " OR pg_catalog.octet_length(%s) > %d", q, WIDE_RAW);
+		}
 		PQfreemem(q);
 		ncopied++;
+	}
+	if (ok && wide.len) {
+		char *e = NULL, *w = xasprintf("SELECT ctid FROM ONLY %s WHERE %s ORDER BY ctid",
+		                               name, wide.buf);
+		wrows = db_query(d->db, w, 0, NULL, PGRES_TUPLES_OK, &e);
+		free(w);
+		if (!wrows) {
+			ok = dump_fail(
+			    d, xasprintf("looking for wide rows in %s failed: %s", t->qname, e));
+			free(e);
+		} else if (PQntuples(wrows) == 0) {
+			PQclear(wrows);
+			wrows = NULL;
+		}
 	}
 	if (ok) {
 		char *h = ncopied ? xasprintf("COPY %s (%s) FROM stdin;\n", t->qname, head.buf)
 		                  : xasprintf("COPY %s FROM stdin;\n", t->qname);
-		char *x = ncopied ? xasprintf("COPY %s (%s) TO STDOUT", name, sql.buf)
-		                  : xasprintf("COPY %s TO STDOUT", name);
+		char *x = wrows     ? xasprintf("COPY (SELECT %s FROM ONLY %s WHERE NOT "
+		                                    "COALESCE(%s, false)) TO STDOUT",
+		                                sql.buf, name, wide.buf)
+		          : ncopied ? xasprintf("COPY %s (%s) TO STDOUT", name, sql.buf)
+		                    : xasprintf("COPY %s TO STDOUT", name);
 		ok = put(d, h);
 		free(h);
 		if (ok) {
@@ -496,10 +803,14 @@ static bool copy_table(struct dump *d, const struct table *t, PGresult *cols)
 		}
 		free(x);
 	}
+	d->p_table = t->qname;
+	progress(d, false);
 	while (ok && (n = PQgetCopyData(pg, &row, 0)) > 0) {
 		ok = gzw_write(d->w, row, (size_t)n);
 		PQfreemem(row);
-		nrows++;
+		d->p_bytes += (unsigned long long)n;
+		if ((++nrows & 255) == 0)
+			progress(d, false);
 	}
 	if (ok) {
 		if (n == -2) {
@@ -519,6 +830,11 @@ static bool copy_table(struct dump *d, const struct table *t, PGresult *cols)
 	} else if (in_copy && PQstatus(pg) == CONNECTION_OK) {
 		abandon_copy(pg);
 	}
+	for (int i = 0; ok && wrows && i < PQntuples(wrows); i++) {
+		ok = copy_wide_row(d, name, t, cols, PQgetvalue(wrows, i, 0));
+		nrows++;
+	}
+	d->p_table = NULL;
 	ok = ok && put(d, "\\.\n\n");
 	if (ok) {
 		struct dump_info *in = d->info;
@@ -528,6 +844,8 @@ static bool copy_table(struct dump *d, const struct table *t, PGresult *cols)
 	}
 	sb_free(&head);
 	sb_free(&sql);
+	sb_free(&wide);
+	PQclear(wrows);
 	free(name);
 	return ok;
 }
@@ -753,6 +1071,7 @@ static bool dump_body(struct dump *d)
 			t->partkey = PQgetisnull(tr, r, 7) ? NULL : PQgetvalue(tr, r, 7);
 			t->parent = PQgetisnull(tr, r, 8) ? NULL : PQgetvalue(tr, r, 8);
 			t->bound = PQgetisnull(tr, r, 9) ? NULL : PQgetvalue(tr, r, 9);
+			t->toast = PQgetvalue(tr, r, 10)[0] == 't';
 			/* columns are ordered by table oid: find this table's run */
 			for (c = 0; c < ncr && strtoul(PQgetvalue(cr, c, 0), NULL, 10) != t->oid;
 			     c++)
@@ -807,6 +1126,8 @@ static bool dump_body(struct dump *d)
 	ok = ok && section(d, "row level security", q_rls);
 	ok = ok && section(d, "policies", q_policies);
 	ok = ok && section(d, "comments", q_comments);
+	if (d->owners)
+		ok = ok && section(d, "owners", q_owners) && section(d, "privileges", q_grants);
 	ok = ok && views(d, true);
 	ok = ok && put(d, "\n--\n-- auzdb backup complete\n--\n");
 	free(tabs);
@@ -933,6 +1254,7 @@ struct backup_set {
 	struct manifest_entry *entries;
 	size_t count;
 	bool failed;
+	bool progress_busy; /* one dump at a time shows progress */
 };
 
 struct backup_set *backup_set_new(const struct config *cfg)
@@ -1070,29 +1392,14 @@ static bool write_manifest(struct backup_set *bs, char **err)
 	return ok;
 }
 
-/* Reads path back: it must inflate cleanly and have the sha256 we wrote. */
+/*
+ * Reads path back: it must have the sha256 of the bytes we wrote (which
+ * the writer inflated and checked against the input as it wrote them).
+ */
 static bool verify(const char *path, const char *sha, char **err)
 {
-	char *e = NULL;
-	struct gz_reader *r = gzr_open(path, &e);
-	char *buf;
-	ssize_t n;
 	char got[65];
 
-	if (!r) {
-		*err = e;
-		return false;
-	}
-	buf = xmalloc(128 * 1024);
-	while ((n = gzr_read(r, buf, 128 * 1024, &e)) > 0)
-		;
-	free(buf);
-	gzr_close(r);
-	if (n < 0) {
-		*err = xasprintf("backup verification failed: %s", e);
-		free(e);
-		return false;
-	}
 	if (!file_sha256(path, got)) {
 		*err = xasprintf("backup verification failed: cannot read %s: %s", path,
 		                 strerror(errno));
@@ -1108,7 +1415,7 @@ static bool verify(const char *path, const char *sha, char **err)
 int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char **err)
 {
 	char *name = file_name(db->dbname), *final = NULL, *tmp = NULL, *e = NULL;
-	struct dump d = {db, NULL, NULL, bs->cfg->lock_timeout_s, NULL};
+	struct dump d = {.db = db, .lock_timeout_s = bs->cfg->lock_timeout_s};
 	struct dump_info info;
 	struct manifest_entry *m;
 	uint64_t bytes = 0;
@@ -1134,10 +1441,22 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 		*err = xasprintf("cannot create %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
+	signals_track_tmp(tmp); /* a forced exit unlinks it */
 	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "backing up to %s", final);
 	d.w = gzw_open(fd, (int)bs->cfg->compress_level, tmp);
 	d.info = &info;
+	d.owners = bs->cfg->backup_owners;
+	pthread_mutex_lock(&bs->mu);
+	if (bs->cfg->progress && !bs->progress_busy)
+		d.progress = bs->progress_busy = true;
+	pthread_mutex_unlock(&bs->mu);
 	ok = dump_database(&d);
+	if (d.progress) {
+		progress(&d, true);
+		pthread_mutex_lock(&bs->mu);
+		bs->progress_busy = false;
+		pthread_mutex_unlock(&bs->mu);
+	}
 	if (!gzw_finish(d.w, !ok, &bytes, sha, &e)) {
 		/* a database error explains more than "abandoned" does */
 		*err = d.err ? xasprintf("%s", d.err) : e;
@@ -1189,6 +1508,7 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	       "backup written: %s (%llu bytes, sha256 %.12s...)", final, (unsigned long long)bytes,
 	       sha);
 	*file = final;
+	signals_untrack_tmp(tmp);
 	free(tmp);
 	free(name);
 	free(d.err);
@@ -1197,8 +1517,10 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 fail:
 	if (fd >= 0)
 		close(fd);
-	if (tmp)
+	if (tmp) {
 		unlink(tmp);
+		signals_untrack_tmp(tmp);
+	}
 	pthread_mutex_lock(&bs->mu);
 	bs->failed = true;
 	pthread_mutex_unlock(&bs->mu);
@@ -1219,7 +1541,7 @@ fail:
 
 int backup_to_fd(const struct config *cfg, struct dbconn *db, int fd, char **err)
 {
-	struct dump d = {db, NULL, NULL, cfg->lock_timeout_s, NULL};
+	struct dump d = {.db = db, .lock_timeout_s = cfg->lock_timeout_s};
 	struct dump_info info;
 	uint64_t bytes = 0;
 	char sha[65], *e = NULL;
@@ -1228,7 +1550,10 @@ int backup_to_fd(const struct config *cfg, struct dbconn *db, int fd, char **err
 	memset(&info, 0, sizeof info);
 	d.w = gzw_open(fd, (int)cfg->compress_level, "standard output");
 	d.info = &info;
+	d.owners = cfg->backup_owners;
+	d.progress = cfg->progress;
 	ok = dump_database(&d);
+	progress(&d, true);
 	if (!gzw_finish(d.w, !ok, &bytes, sha, &e)) {
 		*err = xasprintf("backup of \"%s\" failed: %s", db->dbname, d.err ? d.err : e);
 		free(e);

@@ -8,6 +8,9 @@
  * run (<dir>/<UTC timestamp>/<database>.sql.gz, written to a temp name,
  * fsynced, verified, renamed; files 0600), its manifest.json, and
  * AUZDB_BACKUP_KEEP retention.  A set is shared by a run's workers.
+ * Also: owners and privileges with --with-owners, rows holding a value of
+ * more than 1 MiB fetched in slices (libpq would hold a COPY row twice),
+ * and the progress line on a TTY (one dump of a set at a time).
  * Calls: conn, compress, log.
  */
 #ifndef AUZDB_BACKUP_H

@@ -12,38 +12,64 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define GZ_CHUNK (256 * 1024) /* one queued buffer */
-#define GZ_NBUF  4            /* buffers in the ring: at most ~1 MiB in flight */
-#define GZ_OUT   (64 * 1024)
+#define GZ_BLOCK  (256 * 1024) /* input per independently compressed block */
+#define GZ_DICT   32768        /* deflate's window: the dictionary each block starts with */
+#define GZ_MAXTHR 4
 
 /*
- * The producer fills ring slot `fill`; a full slot joins the queue
- * (count++) and the producer moves to the next slot once one is free
- * (count < GZ_NBUF).  The consumer deflates slot head while it is still
- * counted, then frees it (head++, count--), so the producer never writes
- * into a buffer that is being compressed.  Slots join and leave in ring
- * order, so the queue is always head .. fill - 1.
+ * pigz's scheme: the stream is cut into blocks that worker threads deflate
+ * at the same time, each primed with the previous block's last 32 KiB as
+ * its dictionary and ended with a sync flush, so their raw deflate outputs
+ * concatenate into one valid deflate stream, as small as one thread's.
+ * The writer adds the gzip header, and the trailer from the combined
+ * crc32s.  Block s lives in ring slot s % njobs.  The producer fills a
+ * FREE slot and hands it over (nready++); workers take blocks in order
+ * (next_take), deflate them and mark them DONE; whichever worker finds the
+ * oldest unwritten block DONE writes it and every DONE block after it, in
+ * order, then frees their slots.  All under mu, except the deflating and
+ * the writing themselves.
  */
-struct gz_writer {
-	int fd;
-	char *name;
-	z_stream zs;
-	bool zs_ready;
-	EVP_MD_CTX *md;
-	uint64_t out_bytes;
-	unsigned char *out;
+enum job_state { J_FREE, J_READY, J_DONE };
 
-	pthread_t th;
-	bool threaded;
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* any change of count, failed or finishing */
-	unsigned char *buf[GZ_NBUF];
-	size_t len[GZ_NBUF];
-	size_t head, count; /* the queue, under mu */
-	size_t fill;        /* slot the producer fills; the producer's alone */
-	bool finishing, failed;
-	char *err; /* first error, set once under mu */
+struct job {
+	unsigned char *in, *out;
+	size_t inlen, outlen, outcap, dictlen;
+	uLong crc;
+	bool last;
+	enum job_state state;
 };
+
+struct gz_writer {
+	int fd, level;
+	char *name;
+	EVP_MD_CTX *md;
+	uint64_t out_bytes, in_bytes;
+	uLong crc;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th[GZ_MAXTHR];
+	int nthreads; /* 0: deflate inline on the caller's thread */
+	z_stream inline_zs;
+	bool inline_ready;
+	struct job *jobs;
+	size_t njobs;
+	uint64_t fill;       /* block the producer fills (its slot is FREE or being filled) */
+	uint64_t nready;     /* blocks handed to the workers */
+	uint64_t next_take;  /* next block a worker takes */
+	uint64_t next_write; /* oldest block not yet written */
+	bool writing, finishing, failed;
+	char *err; /* first error, set once under mu */
+
+	/* the writer inflates what it writes: the stream must give the input back */
+	z_stream vzs;
+	bool vready, vend;
+	unsigned char *vbuf;
+	uLong vcrc;
+	uint64_t vbytes;
+};
+
+#define GZ_VBUF (64 * 1024)
 
 static void set_error(struct gz_writer *w, const char *fmt, ...) AZ_PRINTF(2, 3);
 static void set_error(struct gz_writer *w, const char *fmt, ...)
@@ -55,19 +81,26 @@ static void set_error(struct gz_writer *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	sb_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	if (w->threaded)
-		pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->mu);
 	if (!w->failed) {
 		w->failed = true;
 		w->err = sb_detach(&sb);
 	}
-	if (w->threaded) {
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	sb_free(&sb);
 }
 
+static bool is_failed(struct gz_writer *w)
+{
+	bool f;
+	pthread_mutex_lock(&w->mu);
+	f = w->failed;
+	pthread_mutex_unlock(&w->mu);
+	return f;
+}
+
+/* Writes n bytes to the file and the sha256; only one thread at a time. */
 static bool write_out(struct gz_writer *w, const unsigned char *p, size_t n)
 {
 	if (!EVP_DigestUpdate(w->md, p, n)) {
@@ -90,99 +123,197 @@ static bool write_out(struct gz_writer *w, const unsigned char *p, size_t n)
 	return true;
 }
 
-/* Deflates n bytes (flush: Z_NO_FLUSH or Z_FINISH) and writes the output. */
-static bool deflate_some(struct gz_writer *w, const unsigned char *p, size_t n, int flush)
+/* Deflates one block with zs (a raw deflate stream of w's level). */
+static bool deflate_job(struct gz_writer *w, z_stream *zs, struct job *j)
 {
 	int r;
 
-	w->zs.next_in = (Bytef *)(uintptr_t)p;
-	w->zs.avail_in = (uInt)n;
+	if (deflateReset(zs) != Z_OK ||
+	    (j->dictlen &&
+	     deflateSetDictionary(zs, j->in - j->dictlen, (uInt)j->dictlen) != Z_OK)) {
+		set_error(w, "compressing %s failed: cannot reset the stream", w->name);
+		return false;
+	}
+	j->crc = crc32(crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	zs->next_in = j->in;
+	zs->avail_in = (uInt)j->inlen;
+	j->outlen = 0;
 	do {
-		w->zs.next_out = w->out;
-		w->zs.avail_out = GZ_OUT;
-		r = deflate(&w->zs, flush);
+		if (j->outlen == j->outcap) {
+			j->outcap *= 2;
+			j->out = xrealloc(j->out, j->outcap);
+		}
+		zs->next_out = j->out + j->outlen;
+		zs->avail_out = (uInt)(j->outcap - j->outlen);
+		r = deflate(zs, j->last ? Z_FINISH : Z_SYNC_FLUSH);
 		if (r == Z_STREAM_ERROR) {
 			set_error(w, "compressing %s failed: %s", w->name,
-			          w->zs.msg ? w->zs.msg : "stream error");
+			          zs->msg ? zs->msg : "stream error");
 			return false;
 		}
-		if (!write_out(w, w->out, GZ_OUT - w->zs.avail_out))
-			return false;
-	} while (w->zs.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
+		j->outlen = j->outcap - zs->avail_out;
+	} while (zs->avail_out == 0 || (j->last && r != Z_STREAM_END));
 	return true;
 }
 
-static bool is_failed(struct gz_writer *w)
+/* Inflates n written bytes, keeping the crc32 and length of what comes out. */
+static bool verify_out(struct gz_writer *w, const unsigned char *p, size_t n)
 {
-	bool f;
-	if (!w->threaded)
-		return w->failed;
-	pthread_mutex_lock(&w->mu);
-	f = w->failed;
-	pthread_mutex_unlock(&w->mu);
-	return f;
+	int r;
+
+	w->vzs.next_in = (Bytef *)(uintptr_t)p;
+	w->vzs.avail_in = (uInt)n;
+	do {
+		size_t got;
+		w->vzs.next_out = w->vbuf;
+		w->vzs.avail_out = GZ_VBUF;
+		r = inflate(&w->vzs, Z_NO_FLUSH);
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
+			set_error(w,
+			          "verifying %s failed: the compressed data does not inflate (%s)",
+			          w->name, w->vzs.msg ? w->vzs.msg : "error");
+			return false;
+		}
+		got = GZ_VBUF - w->vzs.avail_out;
+		w->vcrc = crc32(w->vcrc, w->vbuf, (uInt)got);
+		w->vbytes += got;
+		if (r == Z_STREAM_END) {
+			w->vend = true;
+			break;
+		}
+	} while (w->vzs.avail_in > 0 || w->vzs.avail_out == 0);
+	if (w->vend && w->vzs.avail_in > 0) {
+		set_error(w, "verifying %s failed: data after the end of the deflate stream",
+		          w->name);
+		return false;
+	}
+	return true;
 }
 
-static void *consumer(void *arg)
+/*
+ * Called under mu after a block became DONE: unless another thread is
+ * writing, writes the DONE blocks at next_write in order and frees them.
+ */
+static void write_done(struct gz_writer *w)
+{
+	if (w->writing)
+		return;
+	w->writing = true;
+	while (!w->failed) {
+		struct job *j = &w->jobs[w->next_write % w->njobs];
+		bool ok;
+		if (w->next_write >= w->nready || j->state != J_DONE)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		ok = write_out(w, j->out, j->outlen) && verify_out(w, j->out, j->outlen);
+		if (ok) {
+			w->crc = crc32_combine(w->crc, j->crc, (z_off_t)j->inlen);
+			w->in_bytes += j->inlen;
+		}
+		pthread_mutex_lock(&w->mu);
+		if (!ok)
+			break;
+		j->state = J_FREE;
+		w->next_write++;
+		pthread_cond_broadcast(&w->cv);
+	}
+	w->writing = false;
+}
+
+static bool new_zs(z_stream *zs, int level)
+{
+	memset(zs, 0, sizeof *zs);
+	/* -15: raw deflate; the gzip header and trailer are ours */
+	return deflateInit2(zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+static void *worker(void *arg)
 {
 	struct gz_writer *w = arg;
+	z_stream zs;
+	bool ready = new_zs(&zs, w->level);
 
-	for (;;) {
-		size_t slot, n;
-		pthread_mutex_lock(&w->mu);
-		while (w->count == 0 && !w->finishing && !w->failed)
+	if (!ready)
+		set_error(w, "cannot start compressing %s (level %d)", w->name, w->level);
+	pthread_mutex_lock(&w->mu);
+	while (ready && !w->failed) {
+		struct job *j;
+		if (w->next_take == w->nready) {
+			if (w->finishing)
+				break;
 			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->failed || w->count == 0) {
-			pthread_mutex_unlock(&w->mu);
-			return NULL; /* failed, or finishing with nothing left */
+			continue;
 		}
-		slot = w->head;
-		n = w->len[slot];
+		j = &w->jobs[w->next_take++ % w->njobs];
 		pthread_mutex_unlock(&w->mu);
-
-		if (!deflate_some(w, w->buf[slot], n, Z_NO_FLUSH))
-			return NULL;
-
+		ready = deflate_job(w, &zs, j);
 		pthread_mutex_lock(&w->mu);
-		w->head = (w->head + 1) % GZ_NBUF;
-		w->count--;
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->mu);
+		if (!ready)
+			break;
+		j->state = J_DONE;
+		write_done(w);
 	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	deflateEnd(&zs); /* harmless after a failed init */
+	return NULL;
+}
+
+static int compress_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > GZ_MAXTHR ? GZ_MAXTHR : (int)n;
 }
 
 struct gz_writer *gzw_open(int fd, int level, const char *name)
 {
+	static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
 	struct gz_writer *w = xcalloc(1, sizeof *w);
+	int want = compress_threads();
 
 	w->fd = fd;
+	w->level = level;
 	w->name = xstrdup(name);
-	w->out = xmalloc(GZ_OUT);
-	for (int i = 0; i < GZ_NBUF; i++)
-		w->buf[i] = xmalloc(GZ_CHUNK);
+	w->crc = crc32(0L, Z_NULL, 0);
+	w->vcrc = crc32(0L, Z_NULL, 0);
+	w->vbuf = xmalloc(GZ_VBUF);
+	/* with default attributes neither fails on glibc or musl */
+	(void)pthread_mutex_init(&w->mu, NULL);
+	(void)pthread_cond_init(&w->cv, NULL);
+	w->njobs = (size_t)(2 * want + 2);
+	w->jobs = xcalloc(w->njobs, sizeof *w->jobs);
+	for (size_t i = 0; i < w->njobs; i++) {
+		/* the block is preceded by room for its dictionary */
+		w->jobs[i].in = (unsigned char *)xmalloc(GZ_DICT + GZ_BLOCK) + GZ_DICT;
+		w->jobs[i].outcap = GZ_BLOCK + GZ_BLOCK / 8 + 64;
+		w->jobs[i].out = xmalloc(w->jobs[i].outcap);
+	}
 	w->md = EVP_MD_CTX_new();
 	if (!w->md || !EVP_DigestInit_ex(w->md, EVP_sha256(), NULL)) {
 		set_error(w, "cannot start sha256 for %s", name);
 		return w;
 	}
-	/* 15 + 16: a gzip header and trailer rather than a zlib one */
-	if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (level < 0 || level > 9) {
 		set_error(w, "cannot start compressing %s (level %d)", name, level);
 		return w;
 	}
-	w->zs_ready = true;
-	if (pthread_mutex_init(&w->mu, NULL) == 0) {
-		if (pthread_cond_init(&w->cv, NULL) == 0) {
-			w->threaded = true;
-			if (pthread_create(&w->th, NULL, consumer, w) != 0) {
-				/* no second thread: compress inline, still correct */
-				w->threaded = false;
-				pthread_cond_destroy(&w->cv);
-				pthread_mutex_destroy(&w->mu);
-			}
-		} else {
-			pthread_mutex_destroy(&w->mu);
-		}
+	if (inflateInit2(&w->vzs, -15) != Z_OK) {
+		set_error(w, "cannot start verifying %s", name);
+		return w;
+	}
+	w->vready = true;
+	if (!write_out(w, header, sizeof header))
+		return w;
+	for (int i = 0; i < want; i++) {
+		if (pthread_create(&w->th[i], NULL, worker, w) != 0)
+			break;
+		w->nthreads++;
+	}
+	if (w->nthreads == 0) {
+		/* no thread: compress inline, still correct */
+		w->inline_ready = new_zs(&w->inline_zs, level);
+		if (!w->inline_ready)
+			set_error(w, "cannot start compressing %s (level %d)", name, level);
 	}
 	return w;
 }
@@ -192,27 +323,48 @@ bool gzw_failed(struct gz_writer *w)
 	return is_failed(w);
 }
 
-/* Hands the slot being filled to the consumer; false when the stream failed. */
-static bool push_slot(struct gz_writer *w)
+/* Hands the block being filled to the workers and waits for a free slot for the next. */
+static bool push_block(struct gz_writer *w, bool last)
 {
-	size_t slot;
+	struct job *j = &w->jobs[w->fill % w->njobs], *next;
 
-	if (!w->threaded) {
-		slot = w->fill;
-		if (!w->failed && !deflate_some(w, w->buf[slot], w->len[slot], Z_NO_FLUSH))
-			return false;
-		w->len[slot] = 0;
-		return !w->failed;
-	}
+	j->last = last;
 	pthread_mutex_lock(&w->mu);
-	w->count++;
-	pthread_cond_broadcast(&w->cv);
-	while (w->count == GZ_NBUF && !w->failed)
+	if (w->failed) {
+		pthread_mutex_unlock(&w->mu);
+		return false;
+	}
+	j->state = J_READY;
+	w->nready++;
+	w->fill++;
+	if (w->nthreads == 0) {
+		struct job *t = &w->jobs[w->next_take++ % w->njobs];
+		bool ok;
+		pthread_mutex_unlock(&w->mu);
+		ok = deflate_job(w, &w->inline_zs, t);
+		pthread_mutex_lock(&w->mu);
+		if (ok) {
+			t->state = J_DONE;
+			write_done(w);
+		}
+	} else {
+		pthread_cond_broadcast(&w->cv);
+	}
+	if (last) {
+		pthread_mutex_unlock(&w->mu);
+		return true;
+	}
+	next = &w->jobs[w->fill % w->njobs];
+	while (next->state != J_FREE && !w->failed)
 		pthread_cond_wait(&w->cv, &w->mu);
-	w->fill = (w->fill + 1) % GZ_NBUF;
-	w->len[w->fill] = 0;
 	pthread_mutex_unlock(&w->mu);
-	return !is_failed(w);
+	if (is_failed(w))
+		return false;
+	/* the producer alone writes input buffers, so j's input is stable */
+	next->dictlen = j->inlen < GZ_DICT ? j->inlen : GZ_DICT;
+	memcpy(next->in - next->dictlen, j->in + j->inlen - next->dictlen, next->dictlen);
+	next->inlen = 0;
+	return true;
 }
 
 bool gzw_write(struct gz_writer *w, const void *p, size_t n)
@@ -222,16 +374,14 @@ bool gzw_write(struct gz_writer *w, const void *p, size_t n)
 	if (is_failed(w))
 		return false;
 	while (n) {
-		size_t slot = w->fill;
-		size_t room, k;
+		struct job *j = &w->jobs[w->fill % w->njobs];
+		size_t room = GZ_BLOCK - j->inlen, k = n < room ? n : room;
 
-		room = GZ_CHUNK - w->len[slot];
-		k = n < room ? n : room;
-		memcpy(w->buf[slot] + w->len[slot], s, k);
-		w->len[slot] += k;
+		memcpy(j->in + j->inlen, s, k);
+		j->inlen += k;
 		s += k;
 		n -= k;
-		if (w->len[slot] == GZ_CHUNK && !push_slot(w))
+		if (j->inlen == GZ_BLOCK && !push_block(w, false))
 			return false;
 	}
 	return true;
@@ -239,36 +389,47 @@ bool gzw_write(struct gz_writer *w, const void *p, size_t n)
 
 bool gzw_finish(struct gz_writer *w, bool abandon, uint64_t *bytes, char sha[65], char **err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned char md[EVP_MAX_MD_SIZE], trailer[8];
 	unsigned int mdlen = 0;
 	bool ok;
 
-	if (w->threaded) {
+	if (abandon) {
 		pthread_mutex_lock(&w->mu);
-		w->finishing = true;
-		if (abandon && !w->failed) {
-			w->failed = true; /* the consumer stops at its next look */
+		if (!w->failed) {
+			w->failed = true; /* the workers stop at their next look */
 			w->err = xasprintf("%s abandoned", w->name);
 		}
-		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->th, NULL);
-		w->threaded = false; /* from here on, this thread only */
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
-	} else if (abandon && !w->failed) {
-		w->failed = true;
-		w->err = xasprintf("%s abandoned", w->name);
+	} else {
+		(void)push_block(w, true); /* the rest, with the final deflate block */
 	}
-	if (!w->failed && w->zs_ready) {
-		/* whatever sits in the slot being filled, then the trailer */
-		size_t slot = w->fill;
-		if (deflate_some(w, w->buf[slot], w->len[slot], Z_FINISH) &&
-		    !EVP_DigestFinal_ex(w->md, md, &mdlen))
+	pthread_mutex_lock(&w->mu);
+	w->finishing = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nthreads; i++)
+		pthread_join(w->th[i], NULL);
+	if (!w->failed && w->next_write != w->nready)
+		set_error(w, "compressing %s failed: %llu blocks left unwritten", w->name,
+		          (unsigned long long)(w->nready - w->next_write));
+	if (!w->failed && (!w->vend || w->vcrc != w->crc || w->vbytes != w->in_bytes))
+		set_error(w,
+		          "verifying %s failed: the compressed stream does not give back the data "
+		          "(%llu of %llu bytes)",
+		          w->name, (unsigned long long)w->vbytes, (unsigned long long)w->in_bytes);
+	if (!w->failed) {
+		for (int i = 0; i < 4; i++) {
+			trailer[i] = (unsigned char)(w->crc >> (8 * i));
+			trailer[4 + i] = (unsigned char)(w->in_bytes >> (8 * i));
+		}
+		if (write_out(w, trailer, sizeof trailer) && !EVP_DigestFinal_ex(w->md, md, &mdlen))
 			set_error(w, "sha256 of %s failed", w->name);
 	}
-	if (w->zs_ready && deflateEnd(&w->zs) != Z_OK && !w->failed && !abandon)
-		set_error(w, "compressing %s did not end cleanly", w->name);
+	if (w->inline_ready)
+		deflateEnd(&w->inline_zs);
+	if (w->vready)
+		inflateEnd(&w->vzs);
+	free(w->vbuf);
 	ok = !w->failed && mdlen == 32;
 	if (ok) {
 		for (unsigned i = 0; i < mdlen; i++)
@@ -280,9 +441,13 @@ bool gzw_finish(struct gz_writer *w, bool abandon, uint64_t *bytes, char sha[65]
 	}
 	free(w->err);
 	EVP_MD_CTX_free(w->md);
-	for (int i = 0; i < GZ_NBUF; i++)
-		free(w->buf[i]);
-	free(w->out);
+	for (size_t i = 0; i < w->njobs; i++) {
+		free(w->jobs[i].in - GZ_DICT);
+		free(w->jobs[i].out);
+	}
+	free(w->jobs);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
 	free(w->name);
 	free(w);
 	return ok;

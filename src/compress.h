@@ -1,13 +1,16 @@
 /*
  * compress.h - gzip streams for backups.
  *
- * Owns: the writer that turns a byte stream into a gzip file (deflate runs
- * on a second thread, fed through a small bounded queue, so reading from
- * the server and compressing overlap), the sha256 and size of what was
- * written, and the reader that gives back the bytes of a gzip or plain
- * file.  Errors are sticky: after the first failure every write returns
- * false, and the error is reported once, at the end.
- * Calls: util (memory), zlib, OpenSSL (sha256), pthreads.
+ * Owns: the writer that turns a byte stream into a gzip file: the stream
+ * is cut into 256 KiB blocks that up to 4 threads (one per core) deflate
+ * at once, each primed with the previous block's last 32 KiB, and joined
+ * into one gzip member as pigz does, so reading from the server and
+ * compressing overlap and the file is as small as one thread's (memory:
+ * a ring of 2 blocks per thread, about 3.5 MiB with 2 threads); the
+ * sha256 and size of what was written; and the reader that gives back
+ * the bytes of a gzip or plain file.  Errors are sticky: after the first failure every write
+ * returns false, and the error is reported once, at the end. Calls: util (memory), zlib, OpenSSL
+ * (sha256), pthreads.
  */
 #ifndef AUZDB_COMPRESS_H
 #define AUZDB_COMPRESS_H

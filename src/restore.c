@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RD_BUF (256 * 1024)
 
@@ -18,7 +19,9 @@
 struct reader {
 	struct gz_reader *gz;
 	char *buf;
-	size_t pos, len;
+	size_t pos, len, cap; /* cap: buf's size, RD_BUF but in restore_scan */
+	const char *mem;      /* restore_scan: the script in memory (no gz) */
+	size_t memlen;
 	bool eof;
 	long line; /* lines consumed so far */
 	char *err;
@@ -35,9 +38,17 @@ static bool fill(struct reader *r)
 		r->len -= r->pos;
 		r->pos = 0;
 	}
-	if (r->len == RD_BUF)
+	if (r->len == r->cap)
 		return true;
-	n = gzr_read(r->gz, r->buf + r->len, RD_BUF - r->len, &r->err);
+	if (r->gz) {
+		n = gzr_read(r->gz, r->buf + r->len, r->cap - r->len, &r->err);
+	} else {
+		n = (ssize_t)(r->memlen < r->cap - r->len ? r->memlen : r->cap - r->len);
+		if (n > 0)
+			memcpy(r->buf + r->len, r->mem, (size_t)n);
+		r->mem += n;
+		r->memlen -= (size_t)n;
+	}
 	if (n < 0)
 		return false;
 	if (n == 0)
@@ -83,7 +94,18 @@ struct restore {
 	struct reader rd;
 	long statements, copies;
 	long long rows;
+	const struct restore_sink *sink; /* restore_scan: no server */
 };
+
+/* PQputCopyData, or the sink's copy_data; false when the connection is lost. */
+static bool put_copy_data(struct restore *rs, const char *p, size_t n)
+{
+	if (rs->sink) {
+		rs->sink->copy_data(rs->sink->arg, p, n);
+		return true;
+	}
+	return PQputCopyData(rs->db.pg, p, (int)n) == 1;
+}
 
 static int fail_at(long line, int rc, const char *fmt, ...) AZ_PRINTF(3, 4);
 static int fail_at(long line, int rc, const char *fmt, ...)
@@ -145,8 +167,7 @@ static int copy_in(struct restore *rs, long stmt_line)
 					              : left == 3    ? 3
 					                             : 4;
 					if (span < r->pos &&
-					    PQputCopyData(pg, r->buf + span,
-					                  (int)(r->pos - span)) != 1)
+					    !put_copy_data(rs, r->buf + span, r->pos - span))
 						goto conn_lost;
 					r->pos += skip;
 					r->line++;
@@ -165,11 +186,16 @@ static int copy_in(struct restore *rs, long stmt_line)
 			rows++;
 			at_start = true;
 		}
-		if (!done && span < r->pos &&
-		    PQputCopyData(pg, r->buf + span, (int)(r->pos - span)) != 1)
+		if (!done && span < r->pos && !put_copy_data(rs, r->buf + span, r->pos - span))
 			goto conn_lost;
 		if (!done && r->pos == r->len && !fill(r))
 			return fail_at(r->line, AZ_EXIT_USAGE, "%s", r->err);
+	}
+	if (rs->sink) {
+		rs->sink->copy_end(rs->sink->arg, rows);
+		rs->copies++;
+		rs->rows += rows;
+		return AZ_EXIT_OK;
 	}
 	if (PQputCopyEnd(pg, NULL) != 1)
 		goto conn_lost;
@@ -221,13 +247,56 @@ static long error_line(const char *sql, long first, const char *pos)
 	return line;
 }
 
+/* True when the statement's first word (after blanks and comments) is CREATE. */
+static bool starts_with_create(const char *p)
+{
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+			if (!e)
+				return false;
+			p = e + 2;
+		} else {
+			break;
+		}
+	}
+	return strncasecmp(p, "create", 6) == 0 &&
+	       !((p[6] >= 'a' && p[6] <= 'z') || (p[6] >= 'A' && p[6] <= 'Z') ||
+	         (p[6] >= '0' && p[6] <= '9') || p[6] == '_');
+}
+
 /* Runs one statement (and its COPY data, if it is COPY FROM stdin). */
 static int execute(struct restore *rs, const char *sql, long first_line, long token_line)
 {
-	PGresult *res = PQexec(rs->db.pg, sql);
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res;
+	ExecStatusType st;
 	int rc;
 
+	if (rs->sink) {
+		rs->statements++;
+		if (rs->sink->statement(rs->sink->arg, sql, first_line, token_line))
+			return copy_in(rs, token_line);
+		return AZ_EXIT_OK;
+	}
+	{
+		/*
+		 * a COMMIT in the file would break the one-transaction promise.
+		 * CREATE statements are left to the server: a SQL-standard body
+		 * (BEGIN ATOMIC ... END) would read as END to the checker, and
+		 * the CREATEs that cannot run in a transaction fail there anyway.
+		 */
+		const char *why = NULL;
+		if (!starts_with_create(sql) && sql_needs_own_transaction(sql, strlen(sql), &why))
+			return fail_at(token_line, AZ_EXIT_USAGE,
+			               "%s cannot run inside the restore's single transaction",
+			               why);
+	}
+	res = PQexec(rs->db.pg, sql);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	rs->statements++;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
 		PQclear(res);
@@ -259,9 +328,12 @@ static int meta_command(const char *line, size_t off, long lineno, bool in_state
 {
 	const char *p = line + off + 1;
 	size_t n = strcspn(p, " \t\r\n");
-	char *name = xstrndup(p, n);
+	char *name = xstrndup(p, n > 40 ? 40 : n);
 	int rc = AZ_EXIT_OK;
 
+	for (char *c = name; *c; c++) /* hostile bytes never reach the terminal */
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
 	if (in_statement)
 		rc = fail_at(lineno, AZ_EXIT_USAGE,
 		             "psql meta-command \\%s inside a statement is not supported", name);
@@ -443,7 +515,8 @@ int restore_run(const struct config *cfg)
 		free(e);
 		return rc;
 	}
-	rs.rd.buf = xmalloc(RD_BUF);
+	rs.rd.cap = RD_BUF;
+	rs.rd.buf = xmalloc(rs.rd.cap);
 	rc = db_connect(cfg, cfg->database_url, NULL, cfg->restore_create, &rs.db, &e);
 	if (rc) {
 		if (strstr(e, "does not exist") && !cfg->restore_create)
@@ -486,6 +559,88 @@ int restore_run(const struct config *cfg)
 		       gzr_compressed(rs.rd.gz) ? " (gzip)" : "");
 out:
 	db_close(&rs.db);
+	gzr_close(rs.rd.gz);
+	free(rs.rd.buf);
+	free(rs.rd.err);
+	return rc;
+}
+
+int restore_scan(const char *script, size_t len, size_t buf_size, const struct restore_sink *sink)
+{
+	struct restore rs;
+	int rc;
+
+	memset(&rs, 0, sizeof rs);
+	rs.sink = sink;
+	rs.rd.mem = script;
+	rs.rd.memlen = len;
+	rs.rd.cap = buf_size < 4 ? 4 : buf_size;
+	rs.rd.buf = xmalloc(rs.rd.cap);
+	rc = play(&rs);
+	free(rs.rd.buf);
+	free(rs.rd.err);
+	return rc;
+}
+
+int restore_scan_file(const char *path, const struct restore_sink *sink)
+{
+	struct restore rs;
+	char *e = NULL;
+	int rc;
+
+	memset(&rs, 0, sizeof rs);
+	rs.sink = sink;
+	rs.rd.gz = gzr_open(path, &e);
+	if (!rs.rd.gz) {
+		rc = fail_at(0, AZ_EXIT_USAGE, "%s", e);
+		free(e);
+		return rc;
+	}
+	rs.rd.cap = RD_BUF;
+	rs.rd.buf = xmalloc(rs.rd.cap);
+	rc = play(&rs);
+	gzr_close(rs.rd.gz);
+	free(rs.rd.buf);
+	free(rs.rd.err);
+	return rc;
+}
+
+int restore_into(struct dbconn *db, const char *path, bool clean_first, char **err)
+{
+	struct restore rs;
+	char *e = NULL;
+	int rc = AZ_EXIT_OK;
+
+	memset(&rs, 0, sizeof rs);
+	rs.rd.gz = gzr_open(path, &e);
+	if (!rs.rd.gz) {
+		*err = e;
+		return AZ_EXIT_USAGE;
+	}
+	rs.rd.cap = RD_BUF;
+	rs.rd.buf = xmalloc(rs.rd.cap);
+	rs.db = *db; /* borrowed: the caller closes it */
+	if (!db_command(&rs.db, "BEGIN", 0, NULL, &e)) {
+		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
+		free(e);
+	}
+	if (!rc && clean_first)
+		rc = clean(&rs);
+	if (!rc)
+		rc = check_empty(&rs);
+	if (!rc)
+		rc = play(&rs);
+	if (!rc && !db_command(&rs.db, "COMMIT", 0, NULL, &e)) {
+		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
+		free(e);
+	}
+	if (rc && PQstatus(db->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
+		PGresult *res = PQexec(db->pg, "ROLLBACK");
+		PQclear(res);
+	}
+	if (rc)
+		*err = xasprintf("restoring %s failed (the error is logged above)", path);
 	gzr_close(rs.rd.gz);
 	free(rs.rd.buf);
 	free(rs.rd.err);

@@ -18,4 +18,34 @@
 /* Returns AZ_EXIT_OK, or an exit code after logging one error line. */
 int restore_run(const struct config *cfg);
 
+/*
+ * The reader without a server (tests/fuzz/fuzz_restore.c): reads the
+ * script script[0, len) (plain text) as restore_run reads a file, with a
+ * read buffer of buf_size bytes (at least 4), and hands each statement to
+ * statement(), which returns true when it starts COPY FROM stdin; that
+ * block's data then goes to copy_data() in pieces (together: its lines,
+ * the "\." line excluded) and copy_end() gets its row count.  Returns
+ * AZ_EXIT_OK, or an exit code after logging one error line.
+ */
+struct restore_sink {
+	bool (*statement)(void *arg, const char *sql, long first_line, long token_line);
+	void (*copy_data)(void *arg, const char *data, size_t n);
+	void (*copy_end)(void *arg, long long rows);
+	void *arg;
+};
+int restore_scan(const char *script, size_t len, size_t buf_size, const struct restore_sink *sink);
+
+/* The same over a backup file (gzip or plain): how `auzdb resync` reads the rows back. */
+int restore_scan_file(const char *path, const struct restore_sink *sink) AZ_MUSTCHECK;
+
+/*
+ * Plays the backup at path into the connected database db (borrowed, left
+ * open and idle) in one transaction; with clean_first, drops everything the
+ * database holds first (as --clean).  `auzdb reset`/`resync` use it to put a
+ * database back as it was.  Returns AZ_EXIT_OK, or an exit code with a
+ * one-line *err (the failing line is logged).
+ */
+struct dbconn;
+int restore_into(struct dbconn *db, const char *path, bool clean_first, char **err) AZ_MUSTCHECK;
+
 #endif
