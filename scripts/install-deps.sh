@@ -3,7 +3,8 @@
 # Idempotent: skips apt when everything is present.  Needs root (or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git file libpq-dev libssl-dev zlib1g-dev
-      postgresql-15 postgresql-client-15 musl-tools clang-format valgrind openssl bc time)
+      postgresql-15 postgresql-client-15 musl-tools clang-format valgrind openssl bc time
+      clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,8 +2,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "apply.h"
 
+#include "adopt.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "signals.h"
 #include "sqlscan.h"
 
 #include <stdio.h>
@@ -96,8 +98,8 @@ int plan_blocker(const struct plan *p, bool allow_checksum_mismatch, char **err)
 	if (!p->ledger_exists && p->user_tables > 0) {
 		*err = xasprintf(
 		    "the schema holds %ld table%s (%s%s) but no _prisma_migrations ledger "
-		    "(Prisma P3005); baseline it with 'auzdb resolve --applied NAME' for each "
-		    "migration already in place",
+		    "(Prisma P3005); baseline it with 'auzdb adopt' (or 'auzdb resolve --applied "
+		    "NAME' for each migration already in place)",
 		    p->user_tables, p->user_tables == 1 ? "" : "s", p->table_sample,
 		    p->user_tables > 5 ? ", ..." : "");
 		return AZ_EXIT_NEEDS_ACTION;
@@ -214,12 +216,42 @@ static void settle(struct dbconn *db)
 }
 
 /*
+ * A failure that is no fault of the migration, after its transaction rolled
+ * back: our own cancel on a stop (exit 10), or lock_timeout behind another
+ * session's lock (exit 5).  No ledger row is recorded, so the next run simply
+ * retries.  Returns 0 for a genuine failure.
+ */
+static int retryable_failure(struct dbconn *db, const struct migration *m, const char *state,
+                             char **err)
+{
+	int rc = db_sqlstate_exit(state, AZ_EXIT_MIGRATION);
+	char *who;
+
+	if (rc == AZ_EXIT_INTERRUPTED) {
+		*err =
+		    xasprintf("migration %s interrupted by %s and rolled back; it runs again on "
+		              "the next run",
+		              m->name, signals_stop_reason() ? signals_stop_reason() : "a signal");
+		return rc;
+	}
+	if (rc != AZ_EXIT_LOCK)
+		return 0;
+	who = db_lock_blockers(db, m->script);
+	*err = xasprintf("migration %s gave up waiting for a lock (lock_timeout, "
+	                 "AUZDB_DDL_LOCK_TIMEOUT) on %s; rolled back and not recorded: it is "
+	                 "retried on the next run",
+	                 m->name, who ? who : "an object another session holds");
+	free(who);
+	return rc;
+}
+
+/*
  * Runs one migration.  Returns AZ_EXIT_OK, AZ_EXIT_MIGRATION (the script
  * failed and was rolled back, row recorded), or another code (*err).
  */
 static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 {
-	char id[37], started[40], finished[40];
+	char id[37], started[40], finished[40], state[6];
 	PGresult *res = NULL;
 	struct failure f = {NULL, NULL};
 	bool has_sql = sql_count_statements(m->script, m->script_len) > 0;
@@ -256,12 +288,22 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 			/* e.g. a deferred constraint failed at commit */
 		}
 		describe_failure(m, res, db->pg, &f);
+		snprintf(state, sizeof state, "%s",
+		         res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
+		             ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+		             : "");
 		PQclear(res);
 		settle(db);
 		if (PQstatus(db->pg) != CONNECTION_OK) {
 			*err = f.summary;
 			free(f.logs);
 			return AZ_EXIT_UNREACHABLE;
+		}
+		rc = retryable_failure(db, m, state, err);
+		if (rc) {
+			free(f.summary);
+			free(f.logs);
+			return rc;
 		}
 		rc = ledger_insert_failed(db, id, m->checksum, m->name, started, f.logs, err);
 		free(f.logs);
@@ -307,6 +349,14 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 	return AZ_EXIT_MIGRATION;
 }
 
+int apply_migration(struct dbconn *db, const struct migration *m, char **err)
+{
+	int rc = apply_one(db, m, err);
+	if (rc == AZ_EXIT_OK && !db_reset_session(db, err))
+		rc = AZ_EXIT_UNREACHABLE;
+	return rc;
+}
+
 void outcome_free(struct db_outcome *o)
 {
 	for (size_t i = 0; i < o->ndone; i++)
@@ -326,7 +376,9 @@ static int fail_outcome(struct db_outcome *out, int rc, char *err)
 {
 	out->exit_code = rc;
 	if (!out->state_after)
-		out->state_after = xstrdup(rc == AZ_EXIT_MIGRATION ? "failed" : "unchanged");
+		out->state_after = xstrdup(rc == AZ_EXIT_MIGRATION     ? "failed"
+		                           : rc == AZ_EXIT_INTERRUPTED ? "interrupted"
+		                                                       : "unchanged");
 	out->error = err;
 	log_at(LOG_ERROR, &(struct log_ctx){out->database, NULL, -1}, "%s", err ? err : "failed");
 	return rc;
@@ -362,6 +414,8 @@ static int backup_first(const struct config *cfg, struct dbconn *db, const struc
 		char *why = NULL;
 		want = p.npending > 0 && plan_blocker(&p, cfg->allow_checksum_mismatch, &why) == 0;
 		free(why);
+		/* AUZDB_AUTO_ADOPT: tables without a ledger will be adopted, then migrated */
+		want = want || (cfg->auto_adopt && !p.ledger_exists && p.user_tables > 0);
 	}
 	free(out->state_before);
 	out->state_before = plan_state(&p);
@@ -381,6 +435,19 @@ static int backup_first(const struct config *cfg, struct dbconn *db, const struc
 
 int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
                      struct backup_set *bs, struct db_outcome *out)
+{
+	struct shadow_cache cache; /* built only if this database needs it */
+	int rc;
+
+	shadow_cache_init(&cache, cfg, set);
+	rc = migrate_database_cached(cfg, db, set, &cache, bs, out);
+	shadow_cache_free(&cache);
+	return rc;
+}
+
+int migrate_database_cached(const struct config *cfg, struct dbconn *db, const struct migset *set,
+                            struct shadow_cache *cache, struct backup_set *bs,
+                            struct db_outcome *out)
 {
 	struct plan p;
 	char *err = NULL;
@@ -408,6 +475,15 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 	if (rc) {
 		db_unlock(db);
 		return fail_outcome(out, rc, err);
+	}
+	if (!p.ledger_exists && p.user_tables > 0) {
+		/* tables but no ledger: adopt (AUZDB_AUTO_ADOPT=1) or say what they are */
+		rc = adopt_for_migrate(cfg, db, set, cache, &p, &err);
+		if (rc) {
+			plan_free(&p);
+			db_unlock(db);
+			return fail_outcome(out, rc, err);
+		}
 	}
 	free(out->state_before);
 	out->state_before = plan_state(&p);
@@ -463,6 +539,18 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 	for (size_t i = 0; i < p.npending; i++) {
 		const struct migration *m = &set->items[p.pending[i]];
 		long long t0 = now_ms();
+		if (signals_stop_requested()) {
+			plan_free(&p);
+			db_unlock(db);
+			return fail_outcome(out, AZ_EXIT_INTERRUPTED,
+			                    xasprintf("interrupted by %s before migration %s",
+			                              signals_stop_reason(), m->name));
+		}
+		if (!db_set_migration_timeouts(db, cfg, &err)) {
+			plan_free(&p);
+			db_unlock(db);
+			return fail_outcome(out, AZ_EXIT_UNREACHABLE, err);
+		}
 		if (m->own_transaction)
 			log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, -1},
 			       "applying %s outside a transaction (%s)", m->name,
@@ -470,6 +558,8 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 		rc = apply_one(db, m, &err);
 		if (rc == AZ_EXIT_OK && !db_reset_session(db, &err))
 			rc = AZ_EXIT_UNREACHABLE;
+		if (rc == AZ_EXIT_MIGRATION) /* which of its objects exist, and the fix */
+			diagnose_error(db, set, cache, p.pending[i], &err, &out->detail);
 		if (rc) {
 			plan_free(&p);
 			db_unlock(db);

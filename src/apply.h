@@ -76,6 +76,22 @@ char *plan_state(const struct plan *p);
  */
 int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
                      struct backup_set *bs, struct db_outcome *out);
+/*
+ * migrate_database with the expected schemas of set shared between calls
+ * (shadow.h): used to adopt a database with tables but no ledger and to
+ * diagnose a failed migration.  migrate_database builds its own when needed.
+ */
+struct shadow_cache;
+int migrate_database_cached(const struct config *cfg, struct dbconn *db, const struct migset *set,
+                            struct shadow_cache *cache, struct backup_set *bs,
+                            struct db_outcome *out);
+/*
+ * Runs one migration as migrate does (its transaction, its ledger row, the
+ * session reset after it); the shadow database uses it too.  AZ_EXIT_OK,
+ * AZ_EXIT_MIGRATION (failed, rolled back, failed row recorded) or another
+ * code, with *err.
+ */
+int apply_migration(struct dbconn *db, const struct migration *m, char **err) AZ_MUSTCHECK;
 /* The loud warning when backups are off for a migrating run. */
 void warn_if_no_backup(const struct config *cfg);
 void outcome_free(struct db_outcome *o);

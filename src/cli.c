@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include "adopt.h"
 #include "apply.h"
 #include "exitcodes.h"
 #include "fleet.h"
@@ -9,6 +10,7 @@
 #include "log.h"
 #include "migset.h"
 #include "restore.h"
+#include "reset.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -54,10 +56,21 @@ void cli_usage(void)
 	      "  resolve --applied NAME  record NAME as applied without running it\n"
 	      "  resolve --rolled-back NAME\n"
 	      "                          mark NAME's failed row as rolled back so it is retried\n"
+	      "  adopt                   baseline a database with tables but no (or a short)\n"
+	      "                          ledger: record the migrations whose schema it already\n"
+	      "                          has as applied, then apply the rest (--adopt-up-to\n"
+	      "                          NAME: baseline at NAME; --dry-run: only say what)\n"
+	      "  verify                  compare each database's schema with what its applied\n"
+	      "                          migrations make (exit 0 identical, 8 drift)\n"
 	      "  backup [-]              back up the database now (to the backup directory,\n"
 	      "                          or to standard output with -)\n"
 	      "  restore FILE            play a backup (.sql.gz or plain, auzdb's or pg_dump's)\n"
 	      "                          into an empty database; FILE - reads standard input\n"
+	      "  reset                   DELETES ALL DATA: back up, drop everything in the\n"
+	      "                          database's schema, apply every migration again\n"
+	      "  resync                  back up, reset, then reload the backup's rows into the\n"
+	      "                          new schema by table and column name (undone if a row\n"
+	      "                          does not fit)\n"
 	      "  help, version\n"
 	      "\n"
 	      "options (flags override environment variables):\n"
@@ -73,18 +86,35 @@ void cli_usage(void)
 	      "  --allow-checksum-mismatch     migrate even if applied files were edited\n"
 	      "  --dry-run                     print the plan, change nothing\n"
 	      "\n"
+	      "adopt and verify (expected schemas come from a throwaway shadow database\n"
+	      "built from the migrations; it needs CREATEDB):\n"
+	      "  --adopt-up-to NAME            adopt: record the migrations up to NAME as\n"
+	      "                                applied, whatever the schema (operator's call)\n"
+	      "                                AUZDB_AUTO_ADOPT=1: run/migrate adopt tables\n"
+	      "                                without a ledger (default 0: exit 8, finding)\n"
+	      "                                AUZDB_SHADOW_DATABASE_URL(_FILE): an empty\n"
+	      "                                database to use as the shadow (wiped)\n"
+	      "\n"
 	      "backups (migrate and run back up each database that has pending migrations\n"
 	      "first; a failed backup means no migration and exit 6):\n"
 	      "  --backup-dir DIR              AUZDB_BACKUP_DIR (default ./backups); sets are\n"
 	      "                                DIR/<UTC timestamp>/<database>.sql.gz + "
 	      "manifest.json\n"
 	      "  --compress-level 0-9          AUZDB_BACKUP_COMPRESSION (default 6)\n"
+	      "  --with-owners                 AUZDB_BACKUP_OWNERS=1: keep owners and GRANTs\n"
+	      "                                (default: none, like pg_dump --no-owner\n"
+	      "                                --no-privileges)\n"
 	      "  --backup-only                 back up every database, migrate nothing\n"
 	      "  --skip-backup                 migrate without a backup (logged as a warning)\n"
 	      "                                AUZDB_BACKUP=auto|always|never (default auto)\n"
 	      "                                AUZDB_BACKUP_KEEP=N keeps the newest N sets\n"
 	      "  restore: --database URL (or --database-url), --clean (drop what the target\n"
 	      "           holds first), --create (create the target database)\n"
+	      "\n"
+	      "reset and resync (one database: the URL's with --set, or --tenant SLUG; never\n"
+	      "part of run; always back up first, exit 6 and nothing dropped if that fails):\n"
+	      "  --force                       required, together with\n"
+	      "                                AUZDB_ALLOW_RESET=delete-all-data (else exit 2)\n"
 	      "  -v, --verbose / -q, --quiet\n"
 	      "  -h, --help / --version\n"
 	      "\n"
@@ -405,6 +435,10 @@ int cli_run(const struct config *cfg)
 	case CMD_RESOLVE: return cmd_resolve(cfg);
 	case CMD_BACKUP: return cmd_backup(cfg);
 	case CMD_RESTORE: return restore_run(cfg);
+	case CMD_RESET:
+	case CMD_RESYNC: return reset_run(cfg);
+	case CMD_ADOPT: return adopt_command(cfg);
+	case CMD_VERIFY: return verify_command(cfg);
 	}
 	return AZ_EXIT_INTERNAL;
 }

@@ -125,6 +125,39 @@ static bool env_seconds(const char *name, long def, long max, long *out, char **
 	return true;
 }
 
+/* A duration: "30" or "30s" (seconds), "500ms", "5m", "1h"; 0 = none. */
+static bool env_duration_ms(const char *name, long max_ms, long *out, char **err)
+{
+	const char *v = getenv(name);
+	static const struct {
+		const char *unit;
+		long mult;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000}};
+	size_t digits;
+
+	*out = 0;
+	if (!v || !*v)
+		return true;
+	digits = strspn(v, "0123456789");
+	for (size_t i = 0; digits > 0 && digits <= 9 && i < sizeof units / sizeof *units; i++) {
+		char num[16];
+		long n;
+		if (!str_eq(v + digits, units[i].unit))
+			continue;
+		memcpy(num, v, digits);
+		num[digits] = '\0';
+		if (parse_long(num, 0, max_ms / units[i].mult, &n)) {
+			*out = n * units[i].mult;
+			return true;
+		}
+	}
+	fail(err,
+	     "%s=%s is not a duration up to %lds (a number of seconds, or with a unit: "
+	     "500ms, 30s, 5m, 1h)",
+	     name, v, max_ms / 1000);
+	return false;
+}
+
 static bool parse_log_format(const char *v, enum log_format *out)
 {
 	if (str_eq(v, "json"))
@@ -143,7 +176,8 @@ static const struct {
     {"migrate", CMD_MIGRATE}, {"deploy", CMD_MIGRATE},  {"status", CMD_STATUS},
     {"resolve", CMD_RESOLVE}, {"help", CMD_HELP},       {"version", CMD_VERSION},
     {"run", CMD_RUN},         {"tenants", CMD_TENANTS}, {"tenant", CMD_TENANT_CREATE},
-    {"backup", CMD_BACKUP},   {"restore", CMD_RESTORE},
+    {"backup", CMD_BACKUP},   {"restore", CMD_RESTORE}, {"reset", CMD_RESET},
+    {"resync", CMD_RESYNC},   {"adopt", CMD_ADOPT},     {"verify", CMD_VERIFY},
 };
 
 /* flags that take a value */
@@ -164,6 +198,7 @@ enum opt {
 	OPT_REPORT,
 	OPT_BACKUP_DIR,
 	OPT_COMPRESS_LEVEL,
+	OPT_ADOPT_UP_TO,
 	OPT_NVALUE,
 	/* switches */
 	OPT_HELP,
@@ -175,8 +210,10 @@ enum opt {
 	OPT_FAIL_FAST,
 	OPT_SKIP_BACKUP,
 	OPT_BACKUP_ONLY,
+	OPT_WITH_OWNERS,
 	OPT_CLEAN,
 	OPT_CREATE,
+	OPT_FORCE,
 };
 
 static const struct {
@@ -210,10 +247,13 @@ static const struct {
     {"--database", OPT_URL},
     {"--backup-dir", OPT_BACKUP_DIR},
     {"--compress-level", OPT_COMPRESS_LEVEL},
+    {"--adopt-up-to", OPT_ADOPT_UP_TO},
     {"--skip-backup", OPT_SKIP_BACKUP},
     {"--backup-only", OPT_BACKUP_ONLY},
+    {"--with-owners", OPT_WITH_OWNERS},
     {"--clean", OPT_CLEAN},
     {"--create", OPT_CREATE},
+    {"--force", OPT_FORCE},
 };
 
 static char *join_dir(const char *dir, const char *sub)
@@ -316,10 +356,34 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 	return AZ_EXIT_OK;
 }
 
+/* --adopt-up-to, AUZDB_AUTO_ADOPT, AUZDB_SHADOW_DATABASE_URL(_FILE) */
+static int parse_adopt(struct config *cfg, const char *const *flag, char **err)
+{
+	const char *v = envs("AUZDB_AUTO_ADOPT");
+
+	if (flag[OPT_ADOPT_UP_TO]) {
+		if (cfg->cmd != CMD_ADOPT) {
+			fail(err, "--adopt-up-to belongs to 'auzdb adopt'");
+			return AZ_EXIT_USAGE;
+		}
+		cfg->adopt_up_to = xstrdup(flag[OPT_ADOPT_UP_TO]);
+	}
+	if (v && !str_eq(v, "0") && !str_eq(v, "1")) {
+		fail(err, "AUZDB_AUTO_ADOPT=%s: expected 0 or 1", v);
+		return AZ_EXIT_USAGE;
+	}
+	cfg->auto_adopt = v && str_eq(v, "1");
+	if (env_or_file("AUZDB_SHADOW_DATABASE_URL", &cfg->shadow_database_url, err) < 0)
+		return AZ_EXIT_USAGE;
+	if (cfg->shadow_database_url)
+		register_url_secret(cfg->shadow_database_url);
+	return AZ_EXIT_OK;
+}
+
 static int parse_backup(struct config *cfg, const char *const *flag, bool skip, char **err)
 {
 	const char *v;
-	bool migrating = cfg->cmd == CMD_MIGRATE || cfg->cmd == CMD_RUN;
+	bool migrating = cfg->cmd == CMD_MIGRATE || cfg->cmd == CMD_RUN || cfg->cmd == CMD_ADOPT;
 
 	v = flag[OPT_BACKUP_DIR] ? flag[OPT_BACKUP_DIR] : envs("AUZDB_BACKUP_DIR");
 	cfg->backup_dir = xstrdup(v ? v : "backups");
@@ -333,6 +397,13 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 		     flag[OPT_COMPRESS_LEVEL] ? "--compress-level" : "AUZDB_BACKUP_COMPRESSION", v);
 		return AZ_EXIT_USAGE;
 	}
+	v = envs("AUZDB_BACKUP_OWNERS");
+	if (v && !str_eq(v, "0") && !str_eq(v, "1")) {
+		fail(err, "AUZDB_BACKUP_OWNERS=%s: must be 1 (keep owners and privileges) or 0", v);
+		return AZ_EXIT_USAGE;
+	}
+	if (v && str_eq(v, "1"))
+		cfg->backup_owners = true;
 	v = envs("AUZDB_BACKUP_KEEP");
 	if (v && !parse_long(v, 0, 100000, &cfg->backup_keep)) {
 		fail(err,
@@ -360,6 +431,17 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 		cfg->backup_mode = BACKUP_NEVER;
 		cfg->backup_off_reason = "--skip-backup";
 	}
+	if ((cfg->cmd == CMD_RESET || cfg->cmd == CMD_RESYNC) && cfg->backup_mode == BACKUP_NEVER) {
+		fail(err, "auzdb %s always takes a backup first; it cannot run with %s",
+		     cfg->cmd == CMD_RESET ? "reset" : "resync", cfg->backup_off_reason);
+		return AZ_EXIT_USAGE;
+	}
+	if (cfg->force && cfg->cmd != CMD_RESET && cfg->cmd != CMD_RESYNC) {
+		fail(err, "--force belongs to 'auzdb reset' and 'auzdb resync'");
+		return AZ_EXIT_USAGE;
+	}
+	if ((v = envs("AUZDB_ALLOW_RESET")) != NULL)
+		cfg->allow_reset = xstrdup(v);
 	if ((skip || cfg->backup_only) && !migrating) {
 		fail(err, "%s belongs to 'auzdb run' and 'auzdb migrate'",
 		     skip ? "--skip-backup" : "--backup-only");
@@ -483,8 +565,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 			case OPT_FAIL_FAST: cfg->fail_fast = true; break;
 			case OPT_SKIP_BACKUP: skip_backup = true; break;
 			case OPT_BACKUP_ONLY: cfg->backup_only = true; break;
+			case OPT_WITH_OWNERS: cfg->backup_owners = true; break;
 			case OPT_CLEAN: cfg->restore_clean = true; break;
 			case OPT_CREATE: cfg->restore_create = true; break;
+			case OPT_FORCE: cfg->force = true; break;
 			default: break;
 			}
 			break;
@@ -583,7 +667,11 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 	/* timeouts */
 	if (!env_seconds("AUZDB_LOCK_TIMEOUT", 60, 86400, &cfg->lock_timeout_s, err) ||
 	    !env_seconds("AUZDB_WAIT_TIMEOUT", 60, 86400, &cfg->wait_timeout_s, err) ||
-	    !env_seconds("AUZDB_CONNECT_TIMEOUT", 10, 3600, &cfg->connect_timeout_s, err))
+	    !env_seconds("AUZDB_CONNECT_TIMEOUT", 10, 3600, &cfg->connect_timeout_s, err) ||
+	    !env_duration_ms("AUZDB_STATEMENT_TIMEOUT", 86400000L, &cfg->statement_timeout_ms,
+	                     err) ||
+	    !env_duration_ms("AUZDB_DDL_LOCK_TIMEOUT", 86400000L, &cfg->ddl_lock_timeout_ms, err) ||
+	    !env_duration_ms("AUZDB_DEADLINE", 7L * 86400000L, &cfg->deadline_ms, err))
 		return AZ_EXIT_USAGE;
 	if (flag[OPT_LOCK_TIMEOUT] &&
 	    !parse_long(flag[OPT_LOCK_TIMEOUT], 0, 86400, &cfg->lock_timeout_s)) {
@@ -621,10 +709,14 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		else
 			cfg->resolve_rolled_back = xstrdup(flag[OPT_ROLLED_BACK]);
 	}
-	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE && cfg->cmd != CMD_RUN) {
-		fail(err, "--dry-run belongs to 'auzdb run' and 'auzdb migrate'");
+	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE && cfg->cmd != CMD_RUN &&
+	    cfg->cmd != CMD_ADOPT) {
+		fail(err, "--dry-run belongs to 'auzdb run', 'auzdb migrate' and 'auzdb adopt'");
 		return AZ_EXIT_USAGE;
 	}
+	rc = parse_adopt(cfg, flag, err);
+	if (rc)
+		return rc;
 	rc = parse_backup(cfg, flag, skip_backup, err);
 	if (rc)
 		return rc;
@@ -649,5 +741,8 @@ void config_free(struct config *cfg)
 	free(cfg->resolve_rolled_back);
 	free(cfg->backup_dir);
 	free(cfg->restore_file);
+	free(cfg->allow_reset);
+	free(cfg->adopt_up_to);
+	free(cfg->shadow_database_url);
 	memset(cfg, 0, sizeof *cfg);
 }

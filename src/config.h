@@ -25,6 +25,10 @@ enum command {
 	CMD_TENANT_CREATE,
 	CMD_BACKUP,
 	CMD_RESTORE,
+	CMD_RESET,  /* reset.h: drop the schema's objects, migrate again */
+	CMD_RESYNC, /* reset.h: reset, then reload the data from the backup */
+	CMD_ADOPT,  /* adopt.h: baseline a database with tables but no ledger */
+	CMD_VERIFY, /* adopt.h: live schemas against what their ledgers say */
 };
 
 /* AUZDB_BACKUP: when migrate/run back a database up before changing it */
@@ -46,6 +50,9 @@ struct config {
 	long lock_timeout_s;
 	long wait_timeout_s;
 	long connect_timeout_s;
+	long statement_timeout_ms; /* AUZDB_STATEMENT_TIMEOUT for migrations; 0 = none */
+	long ddl_lock_timeout_ms;  /* AUZDB_DDL_LOCK_TIMEOUT in migrations; 0 = none */
+	long deadline_ms;          /* AUZDB_DEADLINE for the whole run; 0 = none */
 	enum log_format log_format;
 	bool verbose;
 	bool quiet;
@@ -77,9 +84,19 @@ struct config {
 	long backup_keep;              /* AUZDB_BACKUP_KEEP: sets kept; 0 = all */
 	long compress_level;           /* --compress-level, AUZDB_BACKUP_COMPRESSION (6) */
 	bool backup_stdout;            /* `auzdb backup -` */
+	bool backup_owners;            /* --with-owners, AUZDB_BACKUP_OWNERS=1: owners and grants */
 	char *restore_file;            /* `auzdb restore FILE` ("-" = stdin) */
 	bool restore_clean;            /* --clean: empty the target first */
 	bool restore_create;           /* --create: create the target database */
+
+	/* reset and resync (both guards must be present) */
+	bool force;        /* --force */
+	char *allow_reset; /* AUZDB_ALLOW_RESET as set (must be "delete-all-data"), or NULL */
+
+	/* adopt, verify, diagnose (adopt.h, shadow.h) */
+	bool auto_adopt;           /* AUZDB_AUTO_ADOPT=1: run/migrate adopt tables */
+	char *adopt_up_to;         /* adopt --adopt-up-to NAME: the operator's baseline */
+	char *shadow_database_url; /* AUZDB_SHADOW_DATABASE_URL(_FILE): empty, wiped */
 };
 
 /*

@@ -7,13 +7,18 @@
 #include "log.h"
 #include "migset.h"
 #include "report.h"
+#include "shadow.h"
+#include "signals.h"
 #include "tenants.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum job { JOB_MIGRATE, JOB_STATUS };
 
@@ -28,12 +33,57 @@ struct pool {
 	size_t next, done, failed;
 	bool stop;
 	long long start;
+	struct shadow_cache *shadow; /* expected schemas of set, built once if needed */
 };
 
+/* Sleeps ms in slices, returning early once a stop was requested. */
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
+	while (ms > 0 && !signals_stop_requested()) {
+		long slice = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, slice * 1000000L};
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+}
+
+/*
+ * Settings only a run would trip over late, checked before any database is
+ * touched: the tenant URL template's placeholders, and that the report can be
+ * written where it was asked for.  AZ_EXIT_USAGE with *err, or 0.
+ */
+static int preflight(const struct config *cfg, bool check_report, char **err)
+{
+	if (cfg->tenant_url_template) {
+		struct tenant probe = {"probe", "probe", NULL};
+		char *u = tenant_url(cfg->tenant_url_template, &probe, err);
+		if (!u)
+			return AZ_EXIT_USAGE;
+		free(u);
+	}
+	if (check_report && cfg->report_file) {
+		const char *path = cfg->report_file, *slash = strrchr(path, '/');
+		char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+		                  : xstrdup(".");
+		struct stat st;
+		const char *why = NULL;
+		if (!*path || path[strlen(path) - 1] == '/')
+			why = "not a file name";
+		else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			why = "is a directory";
+		else if (stat(dir, &st) != 0)
+			why = errno == ENOENT ? "its directory does not exist" : strerror(errno);
+		else if (!S_ISDIR(st.st_mode))
+			why = "its directory is not a directory";
+		else if (access(dir, W_OK | X_OK) != 0)
+			why = "its directory is not writable";
+		free(dir);
+		if (why) {
+			*err = xasprintf("report file %s: %s", path, why);
+			return AZ_EXIT_USAGE;
+		}
+	}
+	return AZ_EXIT_OK;
 }
 
 /* Connects to one tenant: the URL template, or master's URL with dbname replaced. */
@@ -120,7 +170,7 @@ static void run_tenant(struct pool *pl, size_t i)
 		return;
 	}
 	if (pl->job == JOB_MIGRATE)
-		migrate_database(pl->cfg, &db, pl->set, pl->bs, o);
+		migrate_database_cached(pl->cfg, &db, pl->set, pl->shadow, pl->bs, o);
 	else
 		fill_status(&db, pl->set, o);
 	db_close(&db);
@@ -150,6 +200,8 @@ static void *worker(void *arg)
 	for (;;) {
 		size_t i;
 		pthread_mutex_lock(&pl->mu);
+		if (signals_stop_requested())
+			pl->stop = true; /* a signal or the deadline: start no more tenants */
 		if (pl->stop || pl->next >= pl->tenants->count) {
 			pthread_mutex_unlock(&pl->mu);
 			return NULL;
@@ -177,13 +229,16 @@ static void run_pool(const struct config *cfg, const struct migset *set,
                      const struct tenant_list *tenants, enum job job, struct backup_set *bs,
                      struct db_outcome *outs)
 {
-	struct pool pl = {cfg, set, tenants, outs,  job,     bs, PTHREAD_MUTEX_INITIALIZER,
-	                  0,   0,   0,       false, now_ms()};
+	struct pool pl = {cfg, set, tenants, outs,  job,      bs,  PTHREAD_MUTEX_INITIALIZER,
+	                  0,   0,   0,       false, now_ms(), NULL};
 	size_t n = (size_t)cfg->concurrency;
 	pthread_t *th;
 	pthread_attr_t attr;
 	size_t started = 0;
+	struct shadow_cache shadow;
 
+	shadow_cache_init(&shadow, cfg, set);
+	pl.shadow = &shadow;
 	if (n > tenants->count)
 		n = tenants->count;
 	th = xcalloc(n ? n : 1, sizeof *th);
@@ -202,6 +257,7 @@ static void run_pool(const struct config *cfg, const struct migset *set,
 		pthread_join(th[i], NULL);
 	pthread_attr_destroy(&attr);
 	free(th);
+	shadow_cache_free(&shadow);
 	/* tenants never scheduled (--fail-fast) */
 	for (size_t i = pl.next; i < tenants->count; i++) {
 		struct db_outcome *o = &outs[i];
@@ -209,8 +265,14 @@ static void run_pool(const struct config *cfg, const struct migset *set,
 		o->slug = xstrdup(tenants->items[i].slug);
 		o->database = xstrdup(tenants->items[i].database);
 		o->state_after = xstrdup("not attempted");
-		o->exit_code = AZ_EXIT_TENANTS_FAILED;
-		o->error = xstrdup("not attempted: --fail-fast stopped the run after a failure");
+		if (signals_stop_requested()) {
+			o->exit_code = AZ_EXIT_INTERRUPTED;
+			o->error = xasprintf("not attempted: stopped by %s", signals_stop_reason());
+		} else {
+			o->exit_code = AZ_EXIT_TENANTS_FAILED;
+			o->error =
+			    xstrdup("not attempted: --fail-fast stopped the run after a failure");
+		}
 	}
 }
 
@@ -247,6 +309,11 @@ static int wait_for_master(const struct config *cfg, struct dbconn *master,
 		plan_free(&p);
 		if (ready)
 			return AZ_EXIT_OK;
+		if (signals_stop_requested()) {
+			*err = xasprintf("interrupted by %s while waiting for master",
+			                 signals_stop_reason());
+			return AZ_EXIT_INTERRUPTED;
+		}
 		if (now_ms() + delay > deadline) {
 			*err = xasprintf(
 			    "master is not up to date after %lds; shard %ld/%ld waits for shard "
@@ -298,7 +365,9 @@ int fleet_run(const struct config *cfg)
 	int rc;
 
 	report_init(&r, "run");
-	rc = load_sets(cfg, &mset, &tset, &err);
+	rc = preflight(cfg, true, &err);
+	if (!rc)
+		rc = load_sets(cfg, &mset, &tset, &err);
 	if (rc) {
 		log_error("%s", err);
 		free(err);
@@ -336,6 +405,19 @@ int fleet_run(const struct config *cfg)
 	if (rc) {
 		db_close(&master);
 		goto out; /* no tenant is touched while master is not up to date */
+	}
+	if (signals_stop_requested()) {
+		/* master is done; the tenants wait for the next run */
+		struct db_outcome *to = report_add(&r);
+		db_close(&master);
+		to->role = "tenant";
+		to->database = xstrdup("(tenants)");
+		to->state_after = xstrdup("not attempted");
+		to->exit_code = AZ_EXIT_INTERRUPTED;
+		to->error = xasprintf("no tenant was started: stopped by %s after master",
+		                      signals_stop_reason());
+		log_warn("%s", to->error);
+		goto out;
 	}
 	rc = tenants_discover(cfg, &master, &tl, &err);
 	db_close(&master); /* tenants use at most --concurrency connections */
@@ -392,7 +474,9 @@ int fleet_status(const struct config *cfg, bool list_only)
 	bool any8 = false, any11 = false;
 
 	report_init(&r, list_only ? "tenants" : "status");
-	rc = load_sets(cfg, &mset, &tset, &err);
+	rc = preflight(cfg, false, &err);
+	if (!rc)
+		rc = load_sets(cfg, &mset, &tset, &err);
 	if (rc) {
 		log_error("%s", err);
 		free(err);
@@ -480,6 +564,11 @@ int fleet_tenant_create(const struct config *cfg)
 
 	if (why) {
 		log_error("tenant create: slug '%s' rejected: %s", cfg->new_tenant, why);
+		return AZ_EXIT_USAGE;
+	}
+	if (preflight(cfg, false, &err)) {
+		log_error("%s", err);
+		free(err);
 		return AZ_EXIT_USAGE;
 	}
 	t.database = xasprintf("%s%s", cfg->tenant_prefix, cfg->new_tenant);

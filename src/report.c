@@ -4,6 +4,7 @@
 
 #include "exitcodes.h"
 #include "log.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,15 +39,28 @@ void report_free(struct report *r)
 int report_exit_code(const struct report *r)
 {
 	bool tenant_failed = false;
+	int retryable = 0; /* the first tenant's code while every failure is retryable */
 	for (size_t i = 0; i < r->count; i++) {
 		const struct db_outcome *o = &r->dbs[i];
-		if (o->exit_code == AZ_EXIT_OK)
+		int c = o->exit_code;
+		if (c == AZ_EXIT_OK)
 			continue;
 		if (str_eq(o->role, "master"))
-			return o->exit_code;
+			return signals_exit_code(c);
+		if (!tenant_failed)
+			retryable = c;
+		if (c != AZ_EXIT_UNREACHABLE && c != AZ_EXIT_LOCK && c != AZ_EXIT_BACKUP &&
+		    c != AZ_EXIT_INTERRUPTED)
+			retryable = -1;
 		tenant_failed = true;
 	}
-	return tenant_failed ? AZ_EXIT_TENANTS_FAILED : AZ_EXIT_OK;
+	/*
+	 * Tenants that failed only for reasons a retry fixes (the server went
+	 * away, a lock, a backup, a signal): the run's code says "retry" too.
+	 */
+	if (tenant_failed && retryable > 0)
+		return signals_exit_code(retryable);
+	return signals_exit_code(tenant_failed ? AZ_EXIT_TENANTS_FAILED : AZ_EXIT_OK);
 }
 
 static size_t total_applied(const struct report *r)

@@ -25,7 +25,11 @@ void report_init(struct report *r, const char *command);
 struct db_outcome *report_add(struct report *r);
 void report_free(struct report *r);
 
-/* The run's exit code from its outcomes: master's code, else 9 if a tenant failed. */
+/*
+ * The run's exit code from its outcomes: master's code, else 9 if a tenant
+ * failed - unless every failed tenant failed retryably (3, 5, 6, 10): then
+ * the first such code, so a Job retries.  Stopped runs: signals_exit_code().
+ */
 int report_exit_code(const struct report *r);
 void report_print_table(const struct report *r);
 /* The whole report as one JSON object (caller frees). */

@@ -35,7 +35,7 @@ void sb_add(struct strbuf *sb, const void *data, size_t n);
 void sb_adds(struct strbuf *sb, const char *s);
 void sb_addc(struct strbuf *sb, char c);
 void sb_addf(struct strbuf *sb, const char *fmt, ...) AZ_PRINTF(2, 3);
-void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap) AZ_PRINTF(2, 0);
 /* Appends s as the body of a JSON string (no surrounding quotes). */
 void sb_add_json(struct strbuf *sb, const char *s);
 /* Hands the buffer to the caller (who frees it) and re-initialises sb. */
