@@ -124,7 +124,7 @@ pass "AUZDB_TENANTS (merged), AUZDB_TENANT_QUERY (read-only; errors exit 2), no 
 AUZDB_TENANT_URL_TEMPLATE="postgresql://postgres:$PGTEST_PASSWORD@127.0.0.1:$PGPORT/{database}?application_name=tpl" \
   az run --database-url "$(url "$master")" --tenant fresh --log-format json; expect_rc 0
 AUZDB_TENANT_URL_TEMPLATE="postgresql://127.0.0.1/{nope}" az run --database-url "$(url "$master")" --tenant fresh
-expect_rc 9; expect_out "unknown placeholder"
+expect_rc 2; expect_one_line_error "unknown placeholder"
 pass "AUZDB_TENANT_URL_TEMPLATE expands {database}; unknown placeholders are rejected"
 
 # tenant create
