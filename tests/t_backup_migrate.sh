@@ -81,8 +81,25 @@ pass "--skip-backup migrates without a backup and says so on stderr; bad backup 
 
 # retention: AUZDB_BACKUP_KEEP=2 keeps the newest two sets, and leaves foreign files alone
 mkdir -p "$dir/not-a-set"; touch "$dir/keep-me.txt"
-for i in 1 2 3; do AUZDB_BACKUP=always AUZDB_BACKUP_KEEP=2 az migrate --database-url "$(url "$db")"; expect_rc 0; done
-eq "$(ls "$dir" | grep -c '^[0-9]\{8\}T[0-9]\{6\}Z')" 2 "sets kept"
+sets() { ls "$dir" | grep '^[0-9]\{8\}T[0-9]\{6\}Z' | LC_ALL=C sort; }
+# an unfinished set (no manifest.json, say a run killed mid-backup) is not counted and not removed
+mkdir -p "$dir/20000101T000000Z"; touch "$dir/20000101T000000Z/x.sql.gz.tmp"
+made=""
+for i in 1 2 3; do
+  AUZDB_BACKUP=always AUZDB_BACKUP_KEEP=2 az migrate --database-url "$(url "$db")"; expect_rc 0
+  made="$made $(sets | grep -v '^20000101T000000Z$' | tail -n 1)"
+  [ "$i" -lt 3 ] && sleep 1 # distinct UTC second stamps, so each run makes its own set
+done
+eq "$(sets | grep -v '^20000101T000000Z$' | tr '\n' ' ')" "$(echo "$made" | tr ' ' '\n' | tail -n 2 | tr '\n' ' ')" "the two sets kept are the two newest runs'"
+[ -f "$dir/20000101T000000Z/x.sql.gz.tmp" ] || fail "retention removed an unfinished set"
 [ -d "$dir/not-a-set" ] && [ -f "$dir/keep-me.txt" ] || fail "retention removed something that is not a set"
-pass "AUZDB_BACKUP_KEEP=2 removes the oldest sets beyond two, and nothing else"
+AUZDB_BACKUP=always AUZDB_BACKUP_KEEP=1 az migrate --database-url "$(url "$db")"; expect_rc 0
+eq "$(sets | grep -vc '^20000101T000000Z$')" 1 "sets kept with AUZDB_BACKUP_KEEP=1"
+AUZDB_BACKUP=always AUZDB_BACKUP_KEEP=0 az migrate --database-url "$(url "$db")"; expect_rc 0
+eq "$(sets | grep -vc '^20000101T000000Z$')" 2 "sets kept with AUZDB_BACKUP_KEEP=0 (all)"
+for bad in -1 two 1.5; do
+  AUZDB_BACKUP=always AUZDB_BACKUP_KEEP=$bad az migrate --database-url "$(url "$db")"; expect_rc 2; expect_one_line_error "AUZDB_BACKUP_KEEP=$bad"
+done
+eq "$(sets | grep -vc '^20000101T000000Z$')" 2 "sets after refused AUZDB_BACKUP_KEEP values"
+pass "AUZDB_BACKUP_KEEP=N keeps the N newest complete sets (2, then 1; 0 keeps all), leaves unfinished sets and foreign files alone; bad values exit 2"
 done_testing

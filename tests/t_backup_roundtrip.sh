@@ -30,6 +30,7 @@ grep -q '"\\"Mixed Case\\".\\"Table \\"\\"Quoted\\"\\"\\"": 2' "$man" || fail "m
 grep -q '"server_version": "15\.' "$man" || fail "manifest server version"
 grep -q '"duration_ms": [0-9]' "$man" || fail "manifest duration"
 ls "$(dirname "$file")" | grep -q tmp && fail "temp file left behind"
+grep -q 'MiB/s' "$T_TMP/.az_err" && fail "progress written to a stderr that is not a TTY"
 pass "backup: <dir>/<UTC stamp>/<db>.sql.gz (0600, valid gzip) with a manifest: size, sha256, row counts, server version, duration"
 
 # 1. auzdb restore into an empty database
@@ -85,4 +86,11 @@ expect_rc 2; expect_one_line_error "does not exist.*--create"
 az restore "$file" --database "$(url "$newname")" --create; expect_rc 0 "restore --create"
 same_db "$src" "$newname" "restore --create"
 pass "restore --create creates the target database; without it a missing database is named"
+
+# 7. progress on a TTY (bytes, rate, table), and only there
+script -qec "'$AUZDB_BIN' backup --database-url '$(url "$src")' --backup-dir '$T_TMP/tty' --log-format text" "$T_TMP/tty.log" >/dev/null 2>&1 || fail "backup on a TTY"
+grep -aqE "backing up $src: [0-9]+\.[0-9] MiB, [0-9]+\.[0-9] MiB/s, table app\.[a-z_]+" "$T_TMP/tty.log" || { cat -A "$T_TMP/tty.log" | head -5 >&2; fail "no progress line on a TTY"; }
+script -qec "'$AUZDB_BIN' backup --database-url '$(url "$src")' --backup-dir '$T_TMP/tty' --log-format json" "$T_TMP/tty2.log" >/dev/null 2>&1 || fail "backup on a TTY (json)"
+grep -aq 'MiB/s' "$T_TMP/tty2.log" && fail "progress mixed into JSON logs"
+pass "a TTY shows a progress line (MiB, MiB/s, current table); JSON logs and a non-TTY stderr never do"
 done_testing
