@@ -24,6 +24,8 @@ export AUZDB_BACKUP_DIR="$T_TMP/backups"
 
 t_cleanup() {
   local db
+  # newdb runs in $(...) subshells, so the names also go to a file
+  [ -f "$T_TMP/.dbs" ] && mapfile -t -O "${#T_DBS[@]}" T_DBS < "$T_TMP/.dbs"
   for db in "${T_DBS[@]}"; do
     psql -XAtq -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db' AND pid <> pg_backend_pid()" >/dev/null 2>&1
     dropdb --if-exists "$db" >/dev/null 2>&1
@@ -47,11 +49,11 @@ newdb() {
   local name="t_${T_NAME}_${1:-db}_$RANDOM$RANDOM"
   name=${name:0:63}
   createdb "$name" || fail "createdb $name"
-  T_DBS+=("$name")
+  T_DBS+=("$name"); echo "$name" >> "$T_TMP/.dbs"
   echo "$name"
 }
 # a name that will be dropped on exit but is not created
-dbname_only() { local name="t_${T_NAME}_${1:-db}_$RANDOM$RANDOM"; name=${name:0:63}; T_DBS+=("$name"); echo "$name"; }
+dbname_only() { local name="t_${T_NAME}_${1:-db}_$RANDOM$RANDOM"; name=${name:0:63}; T_DBS+=("$name"); echo "$name" >> "$T_TMP/.dbs"; echo "$name"; }
 url() { echo "$PGTEST_URL/$1"; }
 
 # q DB SQL -> rows, '|' separated
