@@ -104,11 +104,29 @@ PGSSLROOTCERT: {{ printf "/var/run/secrets/auzdb-ca/%s" .Values.database.tls.caK
 {{- else if $c.pgSslRootCert }}
 PGSSLROOTCERT: {{ $c.pgSslRootCert | quote }}
 {{- end }}
+{{- with $c.statementTimeout }}
+AUZDB_STATEMENT_TIMEOUT: {{ . | quote }}
+{{- end }}
+{{- with $c.ddlLockTimeout }}
+AUZDB_DDL_LOCK_TIMEOUT: {{ . | quote }}
+{{- end }}
+{{- with $c.deadline }}
+AUZDB_DEADLINE: {{ . | quote }}
+{{- end }}
+{{- if $c.autoAdopt }}
+AUZDB_AUTO_ADOPT: "1"
+{{- end }}
+{{- with $c.allowReset }}
+AUZDB_ALLOW_RESET: {{ . | quote }}
+{{- end }}
 AUZDB_BACKUP: {{ .Values.backup.mode | quote }}
 {{- if ne .Values.backup.mode "never" }}
 AUZDB_BACKUP_DIR: {{ .Values.backup.dir | quote }}
 AUZDB_BACKUP_KEEP: {{ .Values.backup.keep | int | toString | quote }}
 AUZDB_BACKUP_COMPRESSION: {{ .Values.backup.compression | int | toString | quote }}
+{{- if .Values.backup.owners }}
+AUZDB_BACKUP_OWNERS: "1"
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -116,6 +134,12 @@ AUZDB_BACKUP_COMPRESSION: {{ .Values.backup.compression | int | toString | quote
 {{- define "auzdb.secretEnv" -}}
 - name: MASTER_DATABASE_URL_FILE
   value: {{ printf "/var/run/secrets/auzdb/%s" .Values.database.urlKey | quote }}
+{{- with .Values.config.shadowDatabaseUrlSecret }}
+{{- if .name }}
+- name: AUZDB_SHADOW_DATABASE_URL_FILE
+  value: {{ printf "/var/run/secrets/auzdb-shadow/%s" (required "config.shadowDatabaseUrlSecret.key is required" .key) | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.config.tenantUrlTemplateSecret }}
 {{- if .name }}
 - name: AUZDB_TENANT_URL_TEMPLATE
@@ -136,6 +160,11 @@ AUZDB_BACKUP_COMPRESSION: {{ .Values.backup.compression | int | toString | quote
   mountPath: /var/run/secrets/auzdb-ca
   readOnly: true
 {{- end }}
+{{- if .Values.config.shadowDatabaseUrlSecret.name }}
+- name: auzdb-shadow
+  mountPath: /var/run/secrets/auzdb-shadow
+  readOnly: true
+{{- end }}
 {{- if ne .Values.backup.mode "never" }}
 - name: auzdb-backups
   mountPath: {{ .Values.backup.dir | quote }}
@@ -154,6 +183,12 @@ AUZDB_BACKUP_COMPRESSION: {{ .Values.backup.compression | int | toString | quote
   secret:
     secretName: {{ $ctx.Values.database.tls.caSecret | quote }}
     defaultMode: 292  # 0444
+{{- end }}
+{{- if $ctx.Values.config.shadowDatabaseUrlSecret.name }}
+- name: auzdb-shadow
+  secret:
+    secretName: {{ $ctx.Values.config.shadowDatabaseUrlSecret.name | quote }}
+    defaultMode: 288  # 0440
 {{- end }}
 {{- if ne $ctx.Values.backup.mode "never" }}
 - name: auzdb-backups
