@@ -655,21 +655,6 @@ static void print_verified(const struct verified *v)
 		out_line("    note: %s", v->note);
 }
 
-static int connect_tenant(const struct config *cfg, const struct tenant *t, struct dbconn *db,
-                          char **err)
-{
-	if (cfg->tenant_url_template) {
-		char *u = tenant_url(cfg->tenant_url_template, t, err);
-		int rc;
-		if (!u)
-			return AZ_EXIT_USAGE;
-		rc = db_connect(cfg, u, NULL, false, db, err);
-		free(u);
-		return rc;
-	}
-	return db_connect(cfg, cfg->database_url, t->database, false, db, err);
-}
-
 int verify_command(const struct config *cfg)
 {
 	struct migset mset = {0}, tset = {0};
@@ -734,7 +719,7 @@ int verify_command(const struct config *cfg)
 			t->error = xasprintf("slug rejected: %s", tl.items[i].invalid);
 			continue;
 		}
-		rc = connect_tenant(cfg, &tl.items[i], &db, &t->error);
+		rc = tenant_connect(cfg, &tl.items[i], &db, &t->error);
 		if (rc) {
 			t->exit_code = rc;
 			continue;

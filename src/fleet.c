@@ -86,22 +86,6 @@ static int preflight(const struct config *cfg, bool check_report, char **err)
 	return AZ_EXIT_OK;
 }
 
-/* Connects to one tenant: the URL template, or master's URL with dbname replaced. */
-static int connect_tenant(const struct config *cfg, const struct tenant *t, struct dbconn *db,
-                          char **err)
-{
-	if (cfg->tenant_url_template) {
-		char *u = tenant_url(cfg->tenant_url_template, t, err);
-		int rc;
-		if (!u)
-			return AZ_EXIT_USAGE;
-		rc = db_connect(cfg, u, NULL, false, db, err);
-		free(u);
-		return rc;
-	}
-	return db_connect(cfg, cfg->database_url, t->database, false, db, err);
-}
-
 static void fill_status(struct dbconn *db, const struct migset *set, struct db_outcome *o)
 {
 	struct plan p;
@@ -161,7 +145,7 @@ static void run_tenant(struct pool *pl, size_t i)
 		log_at(LOG_ERROR, &(struct log_ctx){t->database, NULL, -1}, "%s", o->error);
 		return;
 	}
-	rc = connect_tenant(pl->cfg, t, &db, &err);
+	rc = tenant_connect(pl->cfg, t, &db, &err);
 	if (rc) {
 		o->exit_code = rc;
 		o->error = err;
@@ -610,7 +594,7 @@ int fleet_tenant_create(const struct config *cfg)
 	}
 	free(err);
 	err = NULL;
-	rc = connect_tenant(cfg, &t, &db, &err);
+	rc = tenant_connect(cfg, &t, &db, &err);
 	if (rc) {
 		migset_free(&set);
 		goto fail;

@@ -1409,13 +1409,7 @@ static int connect_target(const struct config *cfg, const char *cmd, struct dbco
 	*kind = SET_TENANT;
 	t.slug = cfg->tenants[0];
 	t.database = xasprintf("%s%s", cfg->tenant_prefix, t.slug);
-	if (cfg->tenant_url_template) {
-		char *u = tenant_url(cfg->tenant_url_template, &t, err);
-		rc = u ? db_connect(cfg, u, NULL, false, db, err) : AZ_EXIT_USAGE;
-		free(u);
-	} else {
-		rc = db_connect(cfg, cfg->database_url, t.database, false, db, err);
-	}
+	rc = tenant_connect(cfg, &t, db, err);
 	free(t.database);
 	return rc;
 }

@@ -206,3 +206,18 @@ char *tenant_url(const char *tmpl, const struct tenant *t, char **err)
 	}
 	return sb.buf;
 }
+
+/* Connects to one tenant: the URL template, or master's URL with dbname replaced. */
+int tenant_connect(const struct config *cfg, const struct tenant *t, struct dbconn *db, char **err)
+{
+	if (cfg->tenant_url_template) {
+		char *u = tenant_url(cfg->tenant_url_template, t, err);
+		int rc;
+		if (!u)
+			return AZ_EXIT_USAGE;
+		rc = db_connect(cfg, u, NULL, false, db, err);
+		free(u);
+		return rc;
+	}
+	return db_connect(cfg, cfg->database_url, t->database, false, db, err);
+}

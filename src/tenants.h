@@ -43,5 +43,10 @@ uint64_t tenant_hash(const char *slug);
  * Returns NULL and *err on an unknown {placeholder}.
  */
 char *tenant_url(const char *tmpl, const struct tenant *t, char **err);
+/*
+ * Connects to one tenant: through AUZDB_TENANT_URL_TEMPLATE when set, else
+ * master's URL with only the database name replaced.  Exit code and *err.
+ */
+int tenant_connect(const struct config *cfg, const struct tenant *t, struct dbconn *db, char **err);
 
 #endif

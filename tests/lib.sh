@@ -108,3 +108,14 @@ same_db() {
 }
 # backup_files DIR -> the .sql.gz files under a backup directory, oldest set first
 backup_files() { find "$1" -name '*.sql.gz' 2>/dev/null | sort; }
+# ms -> milliseconds since the epoch (for figures tests print, never assert)
+ms() { echo $(($(date +%s%N) / 1000000)); }
+# wait_until DB SQL: polls (up to 60 s) until SQL returns t
+wait_until() {
+  local i
+  for i in $(seq 1 600); do
+    [ "$(q "$1" "$2" 2>/dev/null)" = t ] && return 0
+    sleep 0.1
+  done
+  fail "timed out waiting for: $2"
+}

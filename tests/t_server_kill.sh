@@ -22,14 +22,6 @@ psql -XAtq -d postgres -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 crash() { as_pg "$PGTEST_BINDIR/pg_ctl" -D "$PGTEST_DATA" -m immediate -w stop >/dev/null 2>&1 || fail "pg_ctl stop"; }
 restart() { as_pg "$PGTEST_BINDIR/pg_ctl" -D "$PGTEST_DATA" -l "$PGTEST_BASE/server.log" -w -t 60 start >/dev/null || fail "pg_ctl start"; }
-wait_until() {
-  local i
-  for i in $(seq 1 600); do
-    [ "$(q "$1" "$2" 2>/dev/null)" = t ] && return 0
-    sleep 0.1
-  done
-  fail "timed out waiting for: $2"
-}
 export AUZDB_TENANT_DB_PREFIX="tk${RANDOM}_" AUZDB_LOG_FORMAT=text AUZDB_WAIT_TIMEOUT=2 AUZDB_TERMINATION_LOG=
 P=$AUZDB_TENANT_DB_PREFIX
 SLEEP="SELECT pg_sleep(coalesce(nullif(current_setting('auzdb_test.sleep', true), ''), '0')::float);"

@@ -12,16 +12,6 @@ export AUZDB_TENANT_DB_PREFIX="ts${RANDOM}_" AUZDB_TERMINATION_LOG="$T_TMP/terml
 P=$AUZDB_TENANT_DB_PREFIX
 LOOSE_BOUND_MS=10000
 
-ms() { echo $(($(date +%s%N) / 1000000)); }
-# wait_until DB SQL: polls (up to 60 s) until SQL returns t
-wait_until() {
-  local i
-  for i in $(seq 1 600); do
-    [ "$(q "$1" "$2" 2>/dev/null)" = t ] && return 0
-    sleep 0.1
-  done
-  fail "timed out waiting for: $2"
-}
 # sleeping DB: a backend of DB is inside pg_sleep
 sleeping() { wait_until "$1" "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = '$1' AND query ~ 'pg_sleep' AND state = 'active' AND wait_event = 'PgSleep')"; }
 # stop_and_wait PID SIG: sends SIG, waits, sets RC and LAT (ms)

@@ -8,15 +8,6 @@
 # migration's session and are reset afterwards; bad values are usage errors.
 . "$(dirname "$0")/lib.sh"
 export AUZDB_TENANT_DB_PREFIX="tt${RANDOM}_" AUZDB_BACKUP=never AUZDB_LOG_FORMAT=text
-ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_until() {
-  local i
-  for i in $(seq 1 600); do
-    [ "$(q "$1" "$2" 2>/dev/null)" = t ] && return 0
-    sleep 0.1
-  done
-  fail "timed out waiting for: $2"
-}
 tset="$T_TMP/tenant"; mkdir -p "$tset"
 
 # --- AUZDB_DDL_LOCK_TIMEOUT: the app's long transaction holds a lock on accounts
