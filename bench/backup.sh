@@ -44,7 +44,7 @@ CONF
 fi
 port=""
 for _ in $(seq 1 200); do
-  p=$(( 20000 + RANDOM % 40000 ))
+  p=$(( 20000 + RANDOM % 12000 ))
   if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
 done
 [ -n "$port" ] || { echo "no free port" >&2; exit 1; }

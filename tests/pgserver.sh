@@ -49,7 +49,7 @@ start)
   # a free port: ask the kernel by trying to connect to candidates
   port=""
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 20000 + RANDOM % 12000 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
   done
   [ -n "$port" ] || { echo "pgserver: no free port found" >&2; exit 1; }

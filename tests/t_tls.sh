@@ -17,8 +17,9 @@ cd - >/dev/null
 chmod 600 "$tls/server.key"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres "$tls" "$tls/server.key" "$tls/server.crt"
+# 20000-31999: below the kernel's ephemeral ports (32768+), which outgoing connections hold
 port=""
-for _ in $(seq 1 100); do p=$(( 20000 + RANDOM % 40000 )); if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi; done
+for _ in $(seq 1 100); do p=$(( 20000 + RANDOM % 12000 )); if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi; done
 echo "pw-tls-$RANDOM$RANDOM" > "$tls/pw"; chmod 644 "$tls/pw"; pw=$(cat "$tls/pw")
 as_pg "$PGTEST_BINDIR/initdb" -D "$tls/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile="$tls/pw" >/dev/null 2>&1 || fail "initdb"
 cat >> "$tls/data/postgresql.conf" <<CONF
@@ -31,7 +32,15 @@ ssl_key_file = '$tls/server.key'
 fsync = off
 CONF
 printf 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n' > "$tls/data/pg_hba.conf"
-as_pg "$PGTEST_BINDIR/pg_ctl" -D "$tls/data" -l "$tls/log" -w start >/dev/null || { cat "$tls/log" >&2; fail "TLS server did not start"; }
+# a port that was free a moment ago can be taken by then: try a few
+started=""
+for _ in 1 2 3 4 5; do
+  as_pg "$PGTEST_BINDIR/pg_ctl" -D "$tls/data" -l "$tls/log" -w start >/dev/null && { started=1; break; }
+  grep -q "Address already in use" "$tls/log" || break
+  for _ in $(seq 1 100); do p=$(( 20000 + RANDOM % 12000 )); if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi; done
+  sed -i "s/^port = .*/port = $port/" "$tls/data/postgresql.conf"
+done
+[ -n "$started" ] || { cat "$tls/log" >&2; fail "TLS server did not start"; }
 trap 'as_pg "$PGTEST_BINDIR/pg_ctl" -D "$tls/data" -m immediate stop >/dev/null 2>&1; t_cleanup' EXIT
 psql -XAtq -h "$tls" -p "$port" -d postgres -c "CREATE DATABASE tlsdb" >/dev/null || fail "createdb on TLS server"
 base="postgresql://postgres:$pw@localhost:$port/tlsdb"
