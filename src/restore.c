@@ -500,6 +500,19 @@ static void notice_to_debug(void *arg, const char *msg)
 	log_debug("server: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
+/* Opens path ("-" = stdin, gzip or plain) into rd; NULL, or the error (caller frees). */
+static char *reader_open(struct reader *rd, const char *path)
+{
+	char *e = NULL;
+
+	rd->gz = gzr_open(path, &e);
+	if (!rd->gz)
+		return e;
+	rd->cap = RD_BUF;
+	rd->buf = xmalloc(rd->cap);
+	return NULL;
+}
+
 int restore_run(const struct config *cfg)
 {
 	struct restore rs;
@@ -509,14 +522,12 @@ int restore_run(const struct config *cfg)
 
 	memset(&rs, 0, sizeof rs);
 	rs.cfg = cfg;
-	rs.rd.gz = gzr_open(cfg->restore_file, &e);
-	if (!rs.rd.gz) {
+	e = reader_open(&rs.rd, cfg->restore_file);
+	if (e) {
 		rc = fail_at(0, AZ_EXIT_USAGE, "%s", e);
 		free(e);
 		return rc;
 	}
-	rs.rd.cap = RD_BUF;
-	rs.rd.buf = xmalloc(rs.rd.cap);
 	rc = db_connect(cfg, cfg->database_url, NULL, cfg->restore_create, &rs.db, &e);
 	if (rc) {
 		if (strstr(e, "does not exist") && !cfg->restore_create)
@@ -590,14 +601,12 @@ int restore_scan_file(const char *path, const struct restore_sink *sink)
 
 	memset(&rs, 0, sizeof rs);
 	rs.sink = sink;
-	rs.rd.gz = gzr_open(path, &e);
-	if (!rs.rd.gz) {
+	e = reader_open(&rs.rd, path);
+	if (e) {
 		rc = fail_at(0, AZ_EXIT_USAGE, "%s", e);
 		free(e);
 		return rc;
 	}
-	rs.rd.cap = RD_BUF;
-	rs.rd.buf = xmalloc(rs.rd.cap);
 	rc = play(&rs);
 	gzr_close(rs.rd.gz);
 	free(rs.rd.buf);
@@ -612,13 +621,11 @@ int restore_into(struct dbconn *db, const char *path, bool clean_first, char **e
 	int rc = AZ_EXIT_OK;
 
 	memset(&rs, 0, sizeof rs);
-	rs.rd.gz = gzr_open(path, &e);
-	if (!rs.rd.gz) {
+	e = reader_open(&rs.rd, path);
+	if (e) {
 		*err = e;
 		return AZ_EXIT_USAGE;
 	}
-	rs.rd.cap = RD_BUF;
-	rs.rd.buf = xmalloc(rs.rd.cap);
 	rs.db = *db; /* borrowed: the caller closes it */
 	if (!db_command(&rs.db, "BEGIN", 0, NULL, &e)) {
 		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
