@@ -359,6 +359,11 @@ static int play(struct restore *rs)
 	while (rc == AZ_EXIT_OK && (k = read_line(&rs->rd, &line)) > 0) {
 		long lineno = rs->rd.line;
 		size_t off = 0;
+		if (memchr(line.buf, 0, line.len)) {
+			/* PQexec would see the statement end there: never run half of it */
+			rc = fail_at(lineno, AZ_EXIT_USAGE, "NUL byte in the script");
+			break;
+		}
 		while (rc == AZ_EXIT_OK && off < line.len) {
 			enum sql_split_result res;
 			bool was_blank = !sp.nonblank;
@@ -376,11 +381,13 @@ static int play(struct restore *rs)
 			sb_add(&stmt, line.buf + off, end);
 			off += end;
 			if (res == SQL_END) {
+				/*
+				 * after COPY ... FROM stdin; the data comes from the next
+				 * lines, and the rest of this one runs after it, as psql
+				 * runs it
+				 */
 				rc = execute(rs, stmt.buf, first_line, token_line);
 				sb_reset(&stmt);
-				if (rs->rd.line != lineno)
-					break; /* COPY data followed: the rest of that line is done
-					        */
 			}
 		}
 	}

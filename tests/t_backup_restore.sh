@@ -4,7 +4,8 @@
 # \restrict / \unrestrict plays, any other psql meta-command is refused with
 # one error line naming its line, and the first failing statement (or COPY
 # row) stops the restore with its line number, leaving the target unchanged:
-# the whole restore is one transaction.
+# the whole restore is one transaction.  Text after "COPY ... FROM stdin;" on
+# its line runs after the data (as psql runs it); a NUL byte is refused.
 . "$(dirname "$0")/lib.sh"
 export AUZDB_LOG_FORMAT=text
 
@@ -95,4 +96,19 @@ az restore "$T_TMP/trunc.sql.gz" --database "$(url "$dst")"
 expect_rc 2; expect_one_line_error "truncated|unexpected end|end of file"
 eq "$(q "$dst" "SELECT count(*) FROM pg_class WHERE relname = 't'")" 0 "table left by a truncated file"
 pass "a truncated .sql.gz: exit 2 with one line, target unchanged"
+
+# 8. text after "COPY ... FROM stdin;" on the same line runs after the data, as in psql
+printf 'CREATE TABLE cp (x int);\nCOPY cp FROM stdin; CREATE TABLE after_copy (y int); INSERT INTO after_copy SELECT count(*) FROM cp;\n1\n2\n\\.\nSELECT 1;\n' > "$T_TMP/samline.sql"
+dst=$(newdb sameline)
+az restore "$T_TMP/samline.sql" --database "$(url "$dst")"; expect_rc 0 "restore with text after COPY"
+eq "$(q "$dst" "SELECT y FROM after_copy")" 2 "the statements after COPY on its line (they saw both rows)"
+pass "text after COPY ... FROM stdin; on the same line runs after the COPY data"
+
+# 9. a NUL byte in a statement: refused with its line before that statement runs; nothing stays
+printf 'CREATE TABLE n1 (x int);\nCREATE TABLE n2 (x int)\0 junk;\n' > "$T_TMP/nul.sql"
+dst=$(newdb nul)
+az restore "$T_TMP/nul.sql" --database "$(url "$dst")"
+expect_rc 2; expect_one_line_error "line 2: NUL byte in the script"
+eq "$(q "$dst" "SELECT count(*) FROM pg_class WHERE relname IN ('n1', 'n2')")" 0 "tables left by a refused NUL"
+pass "a NUL byte in a statement line: exit 2, one line naming line 2, target unchanged"
 done_testing

@@ -7,9 +7,9 @@
  * "COPY ... FROM stdin" (as the server would answer).  Properties:
  *  - no crash, leak, undefined behaviour or hang, and the result is 0 or
  *    2 (a bad script is a usage error, never anything else);
- *  - every statement ends with ';' (unless the input holds a NUL byte:
- *    the statement then ends there, as PQexec and psql see it; see
- *    docs/fuzzing.md) and its token line is not before its first line;
+ *  - every statement ends with ';' and its token line is not before its
+ *    first line (a NUL byte in a statement line is refused, see
+ *    docs/fuzzing.md);
  *  - a COPY block's data is whole lines, one row per line, and none of
  *    them is the "\." terminator;
  *  - the size of the read buffer changes nothing: with a buffer larger
@@ -34,7 +34,6 @@ struct trace {
 	struct strbuf sb; /* everything the sink saw, serialized */
 	size_t block;     /* where the open COPY block's data starts in sb */
 	bool in_copy;
-	bool nul; /* the input holds a NUL byte */
 };
 
 /* Past leading blanks and comments, the way the splitter skips them. */
@@ -84,7 +83,7 @@ static bool on_statement(void *arg, const char *sql, long first_line, long token
 	struct trace *t = arg;
 	size_t n = strlen(sql);
 
-	if (t->in_copy || (!t->nul && (n == 0 || sql[n - 1] != ';')))
+	if (t->in_copy || n == 0 || sql[n - 1] != ';')
 		abort(); /* a statement ends with its ';' */
 	if (first_line < 1 || token_line < first_line)
 		abort();
@@ -131,12 +130,11 @@ static void on_copy_end(void *arg, long long rows)
 	t->in_copy = false;
 }
 
-static int scan(const uint8_t *data, size_t size, size_t buf_size, bool nul, struct trace *t)
+static int scan(const uint8_t *data, size_t size, size_t buf_size, struct trace *t)
 {
 	struct restore_sink sink = {on_statement, on_copy_data, on_copy_end, t};
 	int rc;
 
-	t->nul = nul;
 	sb_init(&t->sb);
 	t->block = 0;
 	t->in_copy = false;
@@ -162,7 +160,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct trace ref, t;
-	bool nul = memchr(data, 0, size) != NULL;
 	uint32_t h = 2166136261u;
 	size_t small;
 
@@ -170,10 +167,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < size; i++)
 		h = (h ^ data[i]) * 16777619u;
 	small = 4 + h % 13;
-	scan(data, size, size + 4, nul, &ref); /* one read holds it all */
-	if (getenv("FUZZ_RESTORE_TRACE"))      /* to see what the reader made of an input */
+	scan(data, size, size + 4, &ref); /* one read holds it all */
+	if (getenv("FUZZ_RESTORE_TRACE")) /* to see what the reader made of an input */
 		fprintf(stderr, "%s\n", ref.sb.buf);
-	scan(data, size, small, nul, &t);
+	scan(data, size, small, &t);
 	if (t.sb.len != ref.sb.len || memcmp(t.sb.buf, ref.sb.buf, ref.sb.len) != 0) {
 		fprintf(stderr, "read buffer of %zu bytes differs from %zu:\n%s\n---\n%s\n", small,
 		        size + 4, t.sb.buf, ref.sb.buf);
