@@ -50,8 +50,7 @@ struct gz_writer {
 	pthread_cond_t cv;
 	pthread_t th[GZ_MAXTHR];
 	int nthreads; /* 0: deflate inline on the caller's thread */
-	z_stream inline_zs;
-	bool inline_ready;
+	struct coder *inline_coder;
 	struct job *jobs;
 	size_t njobs;
 	uint64_t fill;       /* block the producer fills (its slot is FREE or being filled) */
@@ -59,17 +58,22 @@ struct gz_writer {
 	uint64_t next_take;  /* next block a worker takes */
 	uint64_t next_write; /* oldest block not yet written */
 	bool writing, finishing, failed;
-	char *err; /* first error, set once under mu */
-
-	/* the writer inflates what it writes: the stream must give the input back */
-	z_stream vzs;
-	bool vready, vend;
-	unsigned char *vbuf;
-	uLong vcrc;
-	uint64_t vbytes;
+	char *err;         /* first error, set once under mu */
+	uint64_t verified; /* input bytes whose compressed block inflated back to them */
 };
 
-#define GZ_VBUF (64 * 1024)
+/*
+ * One thread's deflate stream, and the inflate stream that checks each block
+ * it makes: the block, inflated with the same dictionary, must give back its
+ * input byte for byte.  Blocks end byte-aligned (sync flush) and a decoder of
+ * the whole stream has exactly that dictionary (the previous 32 KiB of
+ * output) at each block's start, so checked blocks make a checked stream.
+ */
+struct coder {
+	z_stream dz, iz;
+	bool dready, iready;
+	unsigned char *check; /* GZ_BLOCK + 1: room to notice one byte too many */
+};
 
 static void set_error(struct gz_writer *w, const char *fmt, ...) AZ_PRINTF(2, 3);
 static void set_error(struct gz_writer *w, const char *fmt, ...)
@@ -123,9 +127,65 @@ static bool write_out(struct gz_writer *w, const unsigned char *p, size_t n)
 	return true;
 }
 
-/* Deflates one block with zs (a raw deflate stream of w's level). */
-static bool deflate_job(struct gz_writer *w, z_stream *zs, struct job *j)
+static void coder_free(struct coder *c)
 {
+	if (!c)
+		return;
+	if (c->dready)
+		deflateEnd(&c->dz);
+	if (c->iready)
+		inflateEnd(&c->iz);
+	free(c->check);
+	free(c);
+}
+
+/* -15: raw deflate both ways; the gzip header and trailer are the writer's */
+static struct coder *coder_new(int level)
+{
+	struct coder *c = xcalloc(1, sizeof *c);
+
+	c->dready = deflateInit2(&c->dz, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+	c->iready = inflateInit2(&c->iz, -15) == Z_OK;
+	c->check = xmalloc(GZ_BLOCK + 1);
+	if (!c->dready || !c->iready) {
+		coder_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Inflates block j's output with its dictionary: true when it gives back j's input. */
+static bool verify_job(struct gz_writer *w, struct coder *c, const struct job *j)
+{
+	z_stream *iz = &c->iz;
+	int r;
+
+	if (inflateReset(iz) != Z_OK ||
+	    (j->dictlen &&
+	     inflateSetDictionary(iz, j->in - j->dictlen, (uInt)j->dictlen) != Z_OK)) {
+		set_error(w, "verifying %s failed: cannot reset the check stream", w->name);
+		return false;
+	}
+	iz->next_in = j->out;
+	iz->avail_in = (uInt)j->outlen;
+	iz->next_out = c->check;
+	iz->avail_out = GZ_BLOCK + 1;
+	r = inflate(iz, Z_SYNC_FLUSH);
+	if ((j->last ? r != Z_STREAM_END : r != Z_OK && r != Z_BUF_ERROR) || iz->avail_in != 0 ||
+	    GZ_BLOCK + 1 - iz->avail_out != j->inlen || memcmp(c->check, j->in, j->inlen) != 0) {
+		set_error(w,
+		          "verifying %s failed: a compressed block does not inflate back to its "
+		          "data (%s)",
+		          w->name, iz->msg ? iz->msg : "different bytes");
+		return false;
+	}
+	return true;
+}
+
+/* Deflates one block with c (a raw deflate stream of w's level), then checks it. */
+static bool deflate_job(struct gz_writer *w, struct coder *c, struct job *j)
+{
+	z_stream *zs = &c->dz;
 	int r;
 
 	if (deflateReset(zs) != Z_OK ||
@@ -153,41 +213,7 @@ static bool deflate_job(struct gz_writer *w, z_stream *zs, struct job *j)
 		}
 		j->outlen = j->outcap - zs->avail_out;
 	} while (zs->avail_out == 0 || (j->last && r != Z_STREAM_END));
-	return true;
-}
-
-/* Inflates n written bytes, keeping the crc32 and length of what comes out. */
-static bool verify_out(struct gz_writer *w, const unsigned char *p, size_t n)
-{
-	int r;
-
-	w->vzs.next_in = (Bytef *)(uintptr_t)p;
-	w->vzs.avail_in = (uInt)n;
-	do {
-		size_t got;
-		w->vzs.next_out = w->vbuf;
-		w->vzs.avail_out = GZ_VBUF;
-		r = inflate(&w->vzs, Z_NO_FLUSH);
-		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
-			set_error(w,
-			          "verifying %s failed: the compressed data does not inflate (%s)",
-			          w->name, w->vzs.msg ? w->vzs.msg : "error");
-			return false;
-		}
-		got = GZ_VBUF - w->vzs.avail_out;
-		w->vcrc = crc32(w->vcrc, w->vbuf, (uInt)got);
-		w->vbytes += got;
-		if (r == Z_STREAM_END) {
-			w->vend = true;
-			break;
-		}
-	} while (w->vzs.avail_in > 0 || w->vzs.avail_out == 0);
-	if (w->vend && w->vzs.avail_in > 0) {
-		set_error(w, "verifying %s failed: data after the end of the deflate stream",
-		          w->name);
-		return false;
-	}
-	return true;
+	return verify_job(w, c, j);
 }
 
 /*
@@ -205,10 +231,11 @@ static void write_done(struct gz_writer *w)
 		if (w->next_write >= w->nready || j->state != J_DONE)
 			break;
 		pthread_mutex_unlock(&w->mu);
-		ok = write_out(w, j->out, j->outlen) && verify_out(w, j->out, j->outlen);
+		ok = write_out(w, j->out, j->outlen);
 		if (ok) {
 			w->crc = crc32_combine(w->crc, j->crc, (z_off_t)j->inlen);
 			w->in_bytes += j->inlen;
+			w->verified += j->inlen; /* deflate_job checked it */
 		}
 		pthread_mutex_lock(&w->mu);
 		if (!ok)
@@ -220,18 +247,11 @@ static void write_done(struct gz_writer *w)
 	w->writing = false;
 }
 
-static bool new_zs(z_stream *zs, int level)
-{
-	memset(zs, 0, sizeof *zs);
-	/* -15: raw deflate; the gzip header and trailer are ours */
-	return deflateInit2(zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
-}
-
 static void *worker(void *arg)
 {
 	struct gz_writer *w = arg;
-	z_stream zs;
-	bool ready = new_zs(&zs, w->level);
+	struct coder *c = coder_new(w->level);
+	bool ready = c != NULL;
 
 	if (!ready)
 		set_error(w, "cannot start compressing %s (level %d)", w->name, w->level);
@@ -246,7 +266,7 @@ static void *worker(void *arg)
 		}
 		j = &w->jobs[w->next_take++ % w->njobs];
 		pthread_mutex_unlock(&w->mu);
-		ready = deflate_job(w, &zs, j);
+		ready = deflate_job(w, c, j);
 		pthread_mutex_lock(&w->mu);
 		if (!ready)
 			break;
@@ -255,7 +275,7 @@ static void *worker(void *arg)
 	}
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	deflateEnd(&zs); /* harmless after a failed init */
+	coder_free(c);
 	return NULL;
 }
 
@@ -275,8 +295,6 @@ struct gz_writer *gzw_open(int fd, int level, const char *name)
 	w->level = level;
 	w->name = xstrdup(name);
 	w->crc = crc32(0L, Z_NULL, 0);
-	w->vcrc = crc32(0L, Z_NULL, 0);
-	w->vbuf = xmalloc(GZ_VBUF);
 	/* with default attributes neither fails on glibc or musl */
 	(void)pthread_mutex_init(&w->mu, NULL);
 	(void)pthread_cond_init(&w->cv, NULL);
@@ -297,11 +315,6 @@ struct gz_writer *gzw_open(int fd, int level, const char *name)
 		set_error(w, "cannot start compressing %s (level %d)", name, level);
 		return w;
 	}
-	if (inflateInit2(&w->vzs, -15) != Z_OK) {
-		set_error(w, "cannot start verifying %s", name);
-		return w;
-	}
-	w->vready = true;
 	if (!write_out(w, header, sizeof header))
 		return w;
 	for (int i = 0; i < want; i++) {
@@ -311,8 +324,8 @@ struct gz_writer *gzw_open(int fd, int level, const char *name)
 	}
 	if (w->nthreads == 0) {
 		/* no thread: compress inline, still correct */
-		w->inline_ready = new_zs(&w->inline_zs, level);
-		if (!w->inline_ready)
+		w->inline_coder = coder_new(level);
+		if (!w->inline_coder)
 			set_error(w, "cannot start compressing %s (level %d)", name, level);
 	}
 	return w;
@@ -341,7 +354,7 @@ static bool push_block(struct gz_writer *w, bool last)
 		struct job *t = &w->jobs[w->next_take++ % w->njobs];
 		bool ok;
 		pthread_mutex_unlock(&w->mu);
-		ok = deflate_job(w, &w->inline_zs, t);
+		ok = deflate_job(w, w->inline_coder, t);
 		pthread_mutex_lock(&w->mu);
 		if (ok) {
 			t->state = J_DONE;
@@ -412,11 +425,9 @@ bool gzw_finish(struct gz_writer *w, bool abandon, uint64_t *bytes, char sha[65]
 	if (!w->failed && w->next_write != w->nready)
 		set_error(w, "compressing %s failed: %llu blocks left unwritten", w->name,
 		          (unsigned long long)(w->nready - w->next_write));
-	if (!w->failed && (!w->vend || w->vcrc != w->crc || w->vbytes != w->in_bytes))
-		set_error(w,
-		          "verifying %s failed: the compressed stream does not give back the data "
-		          "(%llu of %llu bytes)",
-		          w->name, (unsigned long long)w->vbytes, (unsigned long long)w->in_bytes);
+	if (!w->failed && w->verified != w->in_bytes)
+		set_error(w, "verifying %s failed: %llu of %llu bytes checked", w->name,
+		          (unsigned long long)w->verified, (unsigned long long)w->in_bytes);
 	if (!w->failed) {
 		for (int i = 0; i < 4; i++) {
 			trailer[i] = (unsigned char)(w->crc >> (8 * i));
@@ -425,11 +436,7 @@ bool gzw_finish(struct gz_writer *w, bool abandon, uint64_t *bytes, char sha[65]
 		if (write_out(w, trailer, sizeof trailer) && !EVP_DigestFinal_ex(w->md, md, &mdlen))
 			set_error(w, "sha256 of %s failed", w->name);
 	}
-	if (w->inline_ready)
-		deflateEnd(&w->inline_zs);
-	if (w->vready)
-		inflateEnd(&w->vzs);
-	free(w->vbuf);
+	coder_free(w->inline_coder);
 	ok = !w->failed && mdlen == 32;
 	if (ok) {
 		for (unsigned i = 0; i < mdlen; i++)
