@@ -8,8 +8,10 @@
 #       its own transaction, 8 tenants at a time (xargs -P 8)
 #   (c) what operators run today: a new `psql -1 -f` process per tenant per
 #       migration, 8 tenants at a time
-#   and a no-op run over NOOP tenants that are all up to date.
-#   bench/fleet.sh [N=500] [NOOP=1000] [path/to/auzdb]
+#   and a no-op run over NOOP tenants that are all up to date, beside its
+#   floor: the same number of new connections (8 psql sessions that \c from
+#   tenant to tenant), with SELECT 1 and with a read of the ledger.
+#   bench/fleet.sh [N=500] [NOOP=1000] [path/to/auzdb]   (N=0: no-op only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-500}
@@ -55,6 +57,7 @@ watch_conns() {
 row() { printf '%-36s %8.2f s %8.1f tenants/s %6.2fx floor %s\n' "$1" "$2" "$(echo "$3 / $2" | bc -l)" "$(echo "$2 / $floor" | bc -l)" "${4:-}"; }
 
 echo "tenants: $N, migrations per tenant: $nfiles, server: $(psql -XAtc 'SHOW server_version'), cores: $(nproc)"
+if [ "$N" -gt 0 ]; then # N=0: only the no-op figures
 make_tenants "$N"
 t0=$(now); seq 1 "$N" | xargs -P 8 -I{} bash -c 'floor_one {}'; t1=$(now)
 floor=$(echo "$t1 - $t0" | bc -l)
@@ -73,9 +76,29 @@ for c in 1 4 8; do
       "peak RSS $(( $(cat "$work/rss") / 1024 )) MiB, max connections $(cat "$work/maxconn" 2>/dev/null || echo '?')"
 done
 
-# no-op: NOOP tenants, all up to date
+fi
+
+# no-op: NOOP tenants, all up to date.  Its floor is the server's cost of a
+# new connection per database: 8 psql sessions that each \c into every 8th
+# tenant and run SELECT 1 (no process per tenant), then the same reading the
+# ledger the way any Prisma-compatible tool must.
 make_tenants "$NOOP"
 "$bin" run --concurrency 8 > /dev/null
+noop_floor() { # extra SQL per tenant
+  local g i
+  for g in $(seq 0 7); do
+    for i in $(seq $((g + 1)) 8 "$NOOP"); do printf '\\c bench_t_%d\n%s\n' "$i" "$1"; done > "$work/noop$g.sql"
+  done
+  for g in $(seq 0 7); do # TCP and SCRAM, as auzdb connects
+    PGHOST=127.0.0.1 PGPASSWORD=$PGTEST_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -d postgres -f "$work/noop$g.sql" > /dev/null &
+  done
+  wait
+}
+t0=$(now); noop_floor 'SELECT 1;'; t1=$(now)
+floor=$(echo "$t1 - $t0" | bc -l)
+row "no-op floor: connect + SELECT 1, 8 streams" "$floor" "$NOOP"
+t0=$(now); noop_floor 'SELECT * FROM public._prisma_migrations ORDER BY started_at;'; t1=$(now)
+row "no-op floor: connect + read the ledger" "$(echo "$t1 - $t0" | bc -l)" "$NOOP"
 t0=$(now); /usr/bin/time -f %M -o "$work/rss" "$bin" run --concurrency 8 > "$work/noop.json"; t1=$(now)
 grep -q '"migrations_applied":0' "$work/noop.json" || { echo "no-op run applied something" >&2; exit 1; }
-printf '%-36s %8.2f s  (%d tenants up to date, peak RSS %d MiB)\n' "no-op auzdb run --concurrency 8" "$(echo "$t1 - $t0" | bc -l)" "$NOOP" "$(( $(cat "$work/rss") / 1024 ))"
+row "no-op auzdb run --concurrency 8" "$(echo "$t1 - $t0" | bc -l)" "$NOOP" "peak RSS $(( $(cat "$work/rss") / 1024 )) MiB"

@@ -392,36 +392,25 @@ void warn_if_no_backup(const struct config *cfg)
 }
 
 /*
- * The backup before the lock: taken when the database has something to
- * change (pending migrations and nothing blocking them), or always with
- * AUZDB_BACKUP=always or --backup-only.  Returns AZ_EXIT_OK to go on.
+ * The backup before the lock, decided on the unlocked plan p: taken when the
+ * database has something to change (pending migrations and nothing blocking
+ * them, or tables to auto-adopt), or always with AUZDB_BACKUP=always or
+ * --backup-only.  Returns AZ_EXIT_OK to go on.
  */
-static int backup_first(const struct config *cfg, struct dbconn *db, const struct migset *set,
+static int backup_first(const struct config *cfg, struct dbconn *db, const struct plan *p,
                         struct backup_set *bs, struct db_outcome *out)
 {
 	bool want = cfg->backup_only || cfg->backup_mode == BACKUP_ALWAYS;
-	struct plan p;
 	char *err = NULL;
-	int rc = plan_build(db, set, &p, &err);
+	int rc;
 
-	if (rc) {
-		if (cfg->backup_only)
-			return fail_outcome(out, rc, err);
-		free(err); /* the locked pass reports it */
-		return AZ_EXIT_OK;
-	}
 	if (!want) {
 		char *why = NULL;
-		want = p.npending > 0 && plan_blocker(&p, cfg->allow_checksum_mismatch, &why) == 0;
+		want = p->npending > 0 && plan_blocker(p, cfg->allow_checksum_mismatch, &why) == 0;
 		free(why);
 		/* AUZDB_AUTO_ADOPT: tables without a ledger will be adopted, then migrated */
-		want = want || (cfg->auto_adopt && !p.ledger_exists && p.user_tables > 0);
+		want = want || (cfg->auto_adopt && !p->ledger_exists && p->user_tables > 0);
 	}
-	free(out->state_before);
-	out->state_before = plan_state(&p);
-	out->applied_before = p.applied;
-	out->pending_before = p.npending;
-	plan_free(&p);
 	if (!want) {
 		log_at(LOG_DEBUG, &(struct log_ctx){db->dbname, NULL, -1},
 		       "nothing to migrate: no backup needed");
@@ -431,6 +420,78 @@ static int backup_first(const struct config *cfg, struct dbconn *db, const struc
 	if (rc)
 		return fail_outcome(out, rc, err);
 	return AZ_EXIT_OK;
+}
+
+/* Nothing pending and nothing blocking: the database needs neither lock nor backup. */
+static bool plan_is_current(const struct config *cfg, const struct plan *p)
+{
+	char *why = NULL;
+	bool current = p->ledger_exists && p->npending == 0 &&
+	               plan_blocker(p, cfg->allow_checksum_mismatch, &why) == AZ_EXIT_OK;
+	free(why);
+	return current;
+}
+
+static void warn_plan(const struct dbconn *db, const struct migset *set, const struct plan *p)
+{
+	for (size_t i = 0; i < p->nunknown; i++)
+		log_at(LOG_WARN, &(struct log_ctx){db->dbname, p->unknown[i], -1},
+		       "migration %s is recorded as applied but is not in %s", p->unknown[i],
+		       set->source);
+	for (size_t i = 0; i < p->ndrifted; i++)
+		log_at(LOG_WARN, &(struct log_ctx){db->dbname, p->drifted[i], -1},
+		       "migration %s was edited after it was applied (allowed by "
+		       "--allow-checksum-mismatch)",
+		       p->drifted[i]);
+}
+
+static void log_up_to_date(const struct dbconn *db, size_t applied)
+{
+	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+	       "up to date: %zu migration%s applied, none pending", applied,
+	       applied == 1 ? "" : "s");
+}
+
+/*
+ * Before the lock: look at the ledger unlocked, back up if something will
+ * change, and finish here when nothing will (the common case of an init
+ * container that starts many times a day: no lock, no second read).  A
+ * concurrent runner can only move a database forward, so "nothing pending" read
+ * without the lock stays true for this migration set.  Sets *done when the
+ * database needs nothing more.
+ */
+static int before_lock(const struct config *cfg, struct dbconn *db, const struct migset *set,
+                       struct backup_set *bs, struct db_outcome *out, bool *done)
+{
+	struct plan p;
+	char *err = NULL;
+	bool current;
+	int rc = plan_build(db, set, &p, &err);
+
+	*done = false;
+	if (rc) {
+		if (cfg->backup_only) {
+			*done = true;
+			return fail_outcome(out, rc, err);
+		}
+		free(err); /* the locked pass reports it */
+		return AZ_EXIT_OK;
+	}
+	free(out->state_before);
+	out->state_before = plan_state(&p);
+	out->applied_before = p.applied;
+	out->pending_before = p.npending;
+	current = plan_is_current(cfg, &p);
+	rc = bs ? backup_first(cfg, db, &p, bs, out) : AZ_EXIT_OK;
+	if (rc == AZ_EXIT_OK && current && !cfg->backup_only) {
+		warn_plan(db, set, &p);
+		log_up_to_date(db, p.applied);
+	}
+	*done = rc != AZ_EXIT_OK || (bs && cfg->backup_only) || current;
+	if (rc == AZ_EXIT_OK && *done)
+		out->state_after = xstrdup(out->state_before);
+	plan_free(&p);
+	return rc;
 }
 
 int migrate_database(const struct config *cfg, struct dbconn *db, const struct migset *set,
@@ -457,16 +518,13 @@ int migrate_database_cached(const struct config *cfg, struct dbconn *db, const s
 	if (!out->database)
 		out->database = xstrdup(db->dbname);
 
-	if (bs && !cfg->dry_run) {
-		rc = backup_first(cfg, db, set, bs, out);
-		if (rc || cfg->backup_only) {
+	if (!cfg->dry_run) {
+		bool done;
+		rc = before_lock(cfg, db, set, bs, out, &done);
+		if (done) {
 			out->duration_ms = now_ms() - start;
-			if (!rc)
-				out->state_after = xstrdup(out->state_before);
 			return rc;
 		}
-	}
-	if (!cfg->dry_run) {
 		rc = db_lock(db, cfg->lock_timeout_s, &err);
 		if (rc)
 			return fail_outcome(out, rc, err);
@@ -489,21 +547,13 @@ int migrate_database_cached(const struct config *cfg, struct dbconn *db, const s
 	out->state_before = plan_state(&p);
 	out->applied_before = p.applied;
 	out->pending_before = p.npending;
-	for (size_t i = 0; i < p.nunknown; i++)
-		log_at(LOG_WARN, &(struct log_ctx){db->dbname, p.unknown[i], -1},
-		       "migration %s is recorded as applied but is not in %s", p.unknown[i],
-		       set->source);
 	rc = plan_blocker(&p, cfg->allow_checksum_mismatch, &err);
 	if (rc) {
 		plan_free(&p);
 		db_unlock(db);
 		return fail_outcome(out, rc, err);
 	}
-	for (size_t i = 0; i < p.ndrifted; i++)
-		log_at(LOG_WARN, &(struct log_ctx){db->dbname, p.drifted[i], -1},
-		       "migration %s was edited after it was applied (allowed by "
-		       "--allow-checksum-mismatch)",
-		       p.drifted[i]);
+	warn_plan(db, set, &p);
 
 	if (cfg->dry_run) {
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
@@ -532,9 +582,7 @@ int migrate_database_cached(const struct config *cfg, struct dbconn *db, const s
 		       "created the _prisma_migrations ledger");
 	}
 	if (p.npending == 0)
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
-		       "up to date: %zu migration%s applied, none pending", p.applied,
-		       p.applied == 1 ? "" : "s");
+		log_up_to_date(db, p.applied);
 	out->done = xcalloc(p.npending ? p.npending : 1, sizeof *out->done);
 	for (size_t i = 0; i < p.npending; i++) {
 		const struct migration *m = &set->items[p.pending[i]];

@@ -196,19 +196,28 @@ static PGconn *open_once(const struct config *cfg, const char *url, const char *
 	return PQconnectdbParams(kw, val, url ? 1 : 0);
 }
 
+/*
+ * One round trip on a fresh connection: point search_path at the schema (a
+ * fresh session has nothing to RESET) and, if it may be created, see whether
+ * it exists.  A fleet's no-op
+ * run is mostly connection setup, so every round trip here counts per tenant.
+ */
 static int setup_session(struct dbconn *db, bool create_schema, char **err)
 {
-	const char *params[1];
+	const char *params[2] = {db->qschema, db->schema};
 	PGresult *res;
 	bool exists;
 
-	params[0] = db->schema;
-	res =
-	    db_query(db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
-	             1, params, PGRES_TUPLES_OK, err);
+	/* the schema's existence matters only when it may be created */
+	res = db_query(db,
+	               create_schema ? "SELECT pg_catalog.set_config('search_path', $1, false), "
+	                               "EXISTS (SELECT 1 FROM pg_catalog.pg_namespace "
+	                               "WHERE nspname = $2)"
+	                             : "SELECT pg_catalog.set_config('search_path', $1, false)",
+	               create_schema ? 2 : 1, params, PGRES_TUPLES_OK, err);
 	if (!res)
 		return AZ_EXIT_INTERNAL;
-	exists = PQgetvalue(res, 0, 0)[0] == 't';
+	exists = !create_schema || PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
 	if (!exists && create_schema) {
 		char *sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", db->qschema);
@@ -219,8 +228,6 @@ static int setup_session(struct dbconn *db, bool create_schema, char **err)
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "created schema %s",
 		       db->qschema);
 	}
-	if (!db_reset_session(db, err))
-		return AZ_EXIT_INTERNAL;
 	return AZ_EXIT_OK;
 }
 

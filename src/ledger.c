@@ -49,20 +49,24 @@ static char *opt_value(PGresult *res, int row, int col)
 
 int ledger_load(struct dbconn *db, struct ledger *l, char **err)
 {
-	const char *params[1] = {db->schema};
+	const char *params[1];
 	PGresult *res;
-	char *sql, *t;
+	char *sql, *t = table(db);
 
 	memset(l, 0, sizeof *l);
-	res = db_query(
-	    db,
-	    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-	    "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = '_prisma_migrations' "
-	    "AND c.relkind IN ('r', 'p'))",
-	    1, params, PGRES_TUPLES_OK, err);
+	/* a syscache lookup by name: cheaper for a fresh backend than a catalog join */
+	params[0] = t;
+	res = db_query(db,
+	               "SELECT c.relkind FROM pg_catalog.pg_class c "
+	               "WHERE c.oid = pg_catalog.to_regclass($1)",
+	               1, params, PGRES_TUPLES_OK, err);
+	free(t);
 	if (!res)
 		return AZ_EXIT_INTERNAL;
-	l->exists = PQgetvalue(res, 0, 0)[0] == 't';
+	if (PQntuples(res) == 1) {
+		char kind = PQgetvalue(res, 0, 0)[0];
+		l->exists = kind == 'r' || kind == 'p';
+	}
 	PQclear(res);
 	if (!l->exists)
 		return AZ_EXIT_OK;
