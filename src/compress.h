@@ -5,7 +5,9 @@
  * is cut into 256 KiB blocks that up to 4 threads (one per core) deflate
  * at once, each primed with the previous block's last 32 KiB, and joined
  * into one gzip member as pigz does, so reading from the server and
- * compressing overlap and the file is as small as one thread's (memory:
+ * compressing overlap and the file is as small as one thread's; each
+ * block is inflated back and compared with its input by the thread that
+ * made it, so a finished stream is a checked one (memory:
  * a ring of 2 blocks per thread, about 3.5 MiB with 2 threads); the
  * sha256 and size of what was written; and the reader that gives back
  * the bytes of a gzip or plain file.  Errors are sticky: after the first failure every write
