@@ -133,4 +133,28 @@ eq "$(q "${P}acme-corp" "SELECT count(*) FROM _prisma_migrations")" 8 "new tenan
 az tenant create acme-corp --database-url "$(url "$master")"; expect_rc 0
 az tenant create "bad'slug" --database-url "$(url "$master")"; expect_rc 2; expect_one_line_error "rejected: contains a quote"
 pass "tenant create makes and migrates a tenant database, idempotently; bad slugs refused"
+
+# a tenant dropped mid-run: discovered, then gone before its turn; it fails alone, the other is migrated
+Q="${P}mid_"
+createdb "${Q}a" && createdb "${Q}b" || fail "createdb ${Q}a/b"; T_DBS+=("${Q}a" "${Q}b")
+for t in a b; do # a Prisma-style runner holds the migration lock on both
+  psql -XAtq -d "$Q$t" -c "SELECT pg_advisory_lock(72707369)" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+  eval "holder_$t=\$!"
+done
+wait_until postgres "SELECT count(*) = 2 FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted"
+AUZDB_TENANT_DB_PREFIX=$Q "$AUZDB_BIN" run --database-url "$(url "$master")" --concurrency 1 --log-format json \
+  > "$T_TMP/mid.json" 2> "$T_TMP/mid.err" & run_pid=$!
+# the run waits on the first tenant's lock; the second is not connected yet: drop it, free the first
+wait_until postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'auzdb' AND datname LIKE '${Q}%'"
+first=$(q postgres "SELECT datname FROM pg_stat_activity WHERE application_name = 'auzdb' AND datname LIKE '${Q}%'")
+case $first in "${Q}a") gone=${Q}b; kill "$holder_b" ;; "${Q}b") gone=${Q}a; kill "$holder_a" ;; *) fail "no auzdb connection to a mid_ tenant ($first)" ;; esac
+dropdb --force "$gone" || fail "dropdb $gone"
+q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$first' AND application_name <> 'auzdb'" >/dev/null
+wait "$run_pid"; RC=$?; cp "$T_TMP/mid.json" "$T_TMP/.az_out"; cp "$T_TMP/mid.err" "$T_TMP/.az_err"; OUT=$(cat "$T_TMP/mid.json")
+expect_rc 9 "run with a tenant dropped mid-run"
+eq "$(q "$first" "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL")" 8 "ledger of the tenant that stayed"
+expect_out "\"name\":\"$gone\".*does not exist"
+expect_out '"totals":\{"databases":3,"ok":2,"failed":1,'
+wait 2>/dev/null
+pass "a tenant dropped after discovery fails alone (exit 9, the report names it); the other is migrated"
 done_testing
