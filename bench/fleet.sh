@@ -20,7 +20,7 @@ bin=${3:-build-dev/auzdb}
 [ -x "$bin" ] || { echo "build first (scripts/test.sh) or pass the binary" >&2; exit 2; }
 command -v bc >/dev/null && [ -x /usr/bin/time ] || { echo "needs bc and /usr/bin/time (apt-get install bc time)" >&2; exit 2; }
 work=$(mktemp -d /tmp/auzdb-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; bash tests/pgserver.sh stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; bash tests/pgserver.sh stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
 bash tests/pgserver.sh start "$work/pg" >/dev/null
 # shellcheck disable=SC1091
 . "$work/pg/env"; export PGHOST PGPORT PGUSER
