@@ -392,25 +392,22 @@ void warn_if_no_backup(const struct config *cfg)
 }
 
 /*
- * The backup before the lock, decided on the unlocked plan p: taken when the
- * database has something to change (pending migrations and nothing blocking
- * them, or tables to auto-adopt), or always with AUZDB_BACKUP=always or
- * --backup-only.  Returns AZ_EXIT_OK to go on.
+ * The backup before the lock, decided on the unlocked plan p (blocked: a
+ * refusal stands in the way): taken when the database has something to
+ * change (pending migrations and nothing blocking them, or tables to
+ * auto-adopt), or always with AUZDB_BACKUP=always or --backup-only.
+ * Returns AZ_EXIT_OK to go on.
  */
 static int backup_first(const struct config *cfg, struct dbconn *db, const struct plan *p,
-                        struct backup_set *bs, struct db_outcome *out)
+                        bool blocked, struct backup_set *bs, struct db_outcome *out)
 {
-	bool want = cfg->backup_only || cfg->backup_mode == BACKUP_ALWAYS;
+	/* AUZDB_AUTO_ADOPT: tables without a ledger will be adopted, then migrated */
+	bool want = cfg->backup_only || cfg->backup_mode == BACKUP_ALWAYS ||
+	            (p->npending > 0 && !blocked) ||
+	            (cfg->auto_adopt && !p->ledger_exists && p->user_tables > 0);
 	char *err = NULL;
 	int rc;
 
-	if (!want) {
-		char *why = NULL;
-		want = p->npending > 0 && plan_blocker(p, cfg->allow_checksum_mismatch, &why) == 0;
-		free(why);
-		/* AUZDB_AUTO_ADOPT: tables without a ledger will be adopted, then migrated */
-		want = want || (cfg->auto_adopt && !p->ledger_exists && p->user_tables > 0);
-	}
 	if (!want) {
 		log_at(LOG_DEBUG, &(struct log_ctx){db->dbname, NULL, -1},
 		       "nothing to migrate: no backup needed");
@@ -420,16 +417,6 @@ static int backup_first(const struct config *cfg, struct dbconn *db, const struc
 	if (rc)
 		return fail_outcome(out, rc, err);
 	return AZ_EXIT_OK;
-}
-
-/* Nothing pending and nothing blocking: the database needs neither lock nor backup. */
-static bool plan_is_current(const struct config *cfg, const struct plan *p)
-{
-	char *why = NULL;
-	bool current = p->ledger_exists && p->npending == 0 &&
-	               plan_blocker(p, cfg->allow_checksum_mismatch, &why) == AZ_EXIT_OK;
-	free(why);
-	return current;
 }
 
 static void warn_plan(const struct dbconn *db, const struct migset *set, const struct plan *p)
@@ -465,7 +452,7 @@ static int before_lock(const struct config *cfg, struct dbconn *db, const struct
 {
 	struct plan p;
 	char *err = NULL;
-	bool current;
+	bool blocked, current;
 	int rc = plan_build(db, set, &p, &err);
 
 	*done = false;
@@ -481,8 +468,11 @@ static int before_lock(const struct config *cfg, struct dbconn *db, const struct
 	out->state_before = plan_state(&p);
 	out->applied_before = p.applied;
 	out->pending_before = p.npending;
-	current = plan_is_current(cfg, &p);
-	rc = bs ? backup_first(cfg, db, &p, bs, out) : AZ_EXIT_OK;
+	blocked = plan_blocker(&p, cfg->allow_checksum_mismatch, &err) != AZ_EXIT_OK;
+	free(err); /* the locked pass reports it */
+	/* nothing pending and nothing blocking: neither lock nor backup needed */
+	current = p.ledger_exists && p.npending == 0 && !blocked;
+	rc = bs ? backup_first(cfg, db, &p, blocked, bs, out) : AZ_EXIT_OK;
 	if (rc == AZ_EXIT_OK && current && !cfg->backup_only) {
 		warn_plan(db, set, &p);
 		log_up_to_date(db, p.applied);

@@ -219,7 +219,7 @@ static int setup_session(struct dbconn *db, bool create_schema, char **err)
 		return AZ_EXIT_INTERNAL;
 	exists = !create_schema || PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
-	if (!exists && create_schema) {
+	if (!exists) {
 		char *sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", db->qschema);
 		bool ok = db_command(db, sql, 0, NULL, err);
 		free(sql);

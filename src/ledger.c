@@ -60,18 +60,19 @@ int ledger_load(struct dbconn *db, struct ledger *l, char **err)
 	               "SELECT c.relkind FROM pg_catalog.pg_class c "
 	               "WHERE c.oid = pg_catalog.to_regclass($1)",
 	               1, params, PGRES_TUPLES_OK, err);
-	free(t);
-	if (!res)
+	if (!res) {
+		free(t);
 		return AZ_EXIT_INTERNAL;
+	}
 	if (PQntuples(res) == 1) {
 		char kind = PQgetvalue(res, 0, 0)[0];
 		l->exists = kind == 'r' || kind == 'p';
 	}
 	PQclear(res);
-	if (!l->exists)
+	if (!l->exists) {
+		free(t);
 		return AZ_EXIT_OK;
-
-	t = table(db);
+	}
 	sql = xasprintf(
 	    "SELECT id, checksum, migration_name, logs, started_at::text, finished_at::text, "
 	    "rolled_back_at::text, applied_steps_count FROM %s ORDER BY started_at ASC, id",

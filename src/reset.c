@@ -367,24 +367,6 @@ static void free_target(struct reload *r)
 
 /* -- parsing "COPY schema.table (a, "B") FROM stdin;" -- */
 
-static const char *skip_blank(const char *p)
-{
-	for (;;) {
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			p += strcspn(p, "\n");
-			continue;
-		}
-		if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-			p = e ? e + 2 : p + strlen(p);
-			continue;
-		}
-		return p;
-	}
-}
-
 static char *parse_ident(const char **pp)
 {
 	const char *p = *pp;
@@ -421,7 +403,7 @@ static char *parse_ident(const char **pp)
 static bool keyword(const char **pp, const char *kw)
 {
 	size_t n = strlen(kw);
-	const char *p = skip_blank(*pp);
+	const char *p = sql_skip_blank(*pp);
 	if (strncasecmp(p, kw, n) != 0 || isalnum((unsigned char)p[n]) || p[n] == '_')
 		return false;
 	*pp = p + n;
@@ -457,13 +439,13 @@ static void free_block(struct reload *r)
  */
 static int parse_copy(struct reload *r, const char *sql, char **nsp)
 {
-	const char *p = skip_blank(sql);
+	const char *p = sql_skip_blank(sql);
 	char *a, *b = NULL;
 
 	*nsp = NULL;
 	if (!keyword(&p, "copy"))
 		return 0;
-	p = skip_blank(p);
+	p = sql_skip_blank(p);
 	if (!(a = parse_ident(&p)))
 		return -1;
 	if (*p == '.') {
@@ -479,17 +461,17 @@ static int parse_copy(struct reload *r, const char *sql, char **nsp)
 	} else {
 		r->bname = a;
 	}
-	p = skip_blank(p);
+	p = sql_skip_blank(p);
 	if (*p == '(') {
 		p++;
 		for (;;) {
 			char *c;
-			p = skip_blank(p);
+			p = sql_skip_blank(p);
 			if (!(c = parse_ident(&p)))
 				return -1;
 			r->bcols = xrealloc(r->bcols, (size_t)(r->nbcols + 1) * sizeof *r->bcols);
 			r->bcols[r->nbcols++] = c;
-			p = skip_blank(p);
+			p = sql_skip_blank(p);
 			if (*p == ',') {
 				p++;
 				continue;
@@ -826,13 +808,13 @@ static void plan_block(struct reload *r, struct ttable *t)
  */
 static void parse_setval(struct reload *r, const char *sql)
 {
-	const char *p = skip_blank(sql), *v;
+	const char *p = sql_skip_blank(sql), *v;
 	struct strbuf name;
 	bool called;
 
 	if (!keyword(&p, "select"))
 		return;
-	p = skip_blank(p);
+	p = sql_skip_blank(p);
 	if (strncmp(p, "pg_catalog.setval('", 19) != 0)
 		return;
 	sb_init(&name);
@@ -848,7 +830,7 @@ static void parse_setval(struct reload *r, const char *sql)
 		sb_free(&name);
 		return;
 	}
-	p = skip_blank(p);
+	p = sql_skip_blank(p);
 	v = p;
 	if (*p == '-')
 		p++;

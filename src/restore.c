@@ -248,22 +248,9 @@ static long error_line(const char *sql, long first, const char *pos)
 }
 
 /* True when the statement's first word (after blanks and comments) is CREATE. */
-static bool starts_with_create(const char *p)
+static bool starts_with_create(const char *sql)
 {
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			p += strcspn(p, "\n");
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-			if (!e)
-				return false;
-			p = e + 2;
-		} else {
-			break;
-		}
-	}
+	const char *p = sql_skip_blank(sql);
 	return strncasecmp(p, "create", 6) == 0 &&
 	       !((p[6] >= 'a' && p[6] <= 'z') || (p[6] >= 'A' && p[6] <= 'Z') ||
 	         (p[6] >= '0' && p[6] <= '9') || p[6] == '_');

@@ -425,3 +425,19 @@ size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_spl
 	}
 	return i;
 }
+
+const char *sql_skip_blank(const char *p)
+{
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+			p = e ? e + 2 : p + strlen(p);
+		} else {
+			return p;
+		}
+	}
+}

@@ -27,6 +27,12 @@ bool sql_needs_own_transaction(const char *sql, size_t len, const char **reason)
 /* Number of statements in the script (non-empty, ';'-separated). */
 size_t sql_count_statements(const char *sql, size_t len);
 
+/*
+ * p past whitespace and -- and block comments (not nested; an unterminated
+ * one runs to the end of the string): where a statement's first word is.
+ */
+const char *sql_skip_blank(const char *p);
+
 /* Incremental statement splitter, fed whole lines of a script. */
 struct sql_splitter {
 	int state;         /* normal, in a string, identifier, comment, ... */
