@@ -23,6 +23,18 @@ enum az_exit {
 	AZ_EXIT_PENDING = 11,       /* (status only) migrations are pending */
 };
 
+/*
+ * How a fleet run (`auzdb run`) combines the codes of its databases into
+ * the process status:
+ *   1. master's failure wins: if master failed, the run exits with master's
+ *      code and no tenant was touched;
+ *   2. master ok and every failed tenant failed retryably (3, 5, 6, 10):
+ *      the first failed tenant's code, so the Job's podFailurePolicy retries;
+ *   3. otherwise, any tenant failure gives AZ_EXIT_TENANTS_FAILED (9).
+ * A failure caused by a stop request (signal, AUZDB_DEADLINE) is 10 in every
+ * case.  report_exit_code() (report.c) implements these rules.
+ */
+
 /* Short stable name of an exit code ("ok", "usage", ...), for reports. */
 const char *az_exit_name(int code);
 
