@@ -3,6 +3,7 @@
 #include "adopt.h"
 
 #include "exitcodes.h"
+#include "workflow.h"
 #include "ledger.h"
 #include "log.h"
 #include "signals.h"

@@ -3,7 +3,7 @@
 #include "cli.h"
 
 #include "adopt.h"
-#include "apply.h"
+#include "workflow.h"
 #include "exitcodes.h"
 #include "fleet.h"
 #include "ledger.h"

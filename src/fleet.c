@@ -2,7 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "fleet.h"
 
-#include "apply.h"
+#include "workflow.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "migset.h"
@@ -86,47 +86,6 @@ static int preflight(const struct config *cfg, bool check_report, char **err)
 	return AZ_EXIT_OK;
 }
 
-static void fill_status(struct dbconn *db, const struct migset *set, struct db_outcome *o)
-{
-	struct plan p;
-	char *err = NULL;
-	struct strbuf d;
-	int rc = plan_build(db, set, &p, &err);
-
-	if (rc) {
-		o->exit_code = rc;
-		o->error = err;
-		return;
-	}
-	o->state_before = plan_state(&p);
-	o->state_after = xstrdup(o->state_before);
-	o->applied_before = p.applied;
-	o->pending_before = p.npending;
-	o->nfailed = p.nfailed;
-	o->ndrifted = p.ndrifted;
-	sb_init(&d);
-	for (size_t i = 0; i < p.npending; i++)
-		sb_addf(&d, "%s%s", i ? ", " : "pending: ", set->items[p.pending[i]].name);
-	for (size_t i = 0; i < p.nfailed; i++)
-		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; failed: " : "failed: "), p.failed[i]);
-	for (size_t i = 0; i < p.ndrifted; i++)
-		sb_addf(&d, "%s%s", i ? ", " : (d.len ? "; checksum drift: " : "checksum drift: "),
-		        p.drifted[i]);
-	for (size_t i = 0; i < p.nunknown; i++)
-		sb_addf(&d, "%s%s",
-		        i ? ", " : (d.len ? "; not found locally: " : "not found locally: "),
-		        p.unknown[i]);
-	o->detail = d.buf;
-	rc = plan_blocker(&p, false, &err);
-	if (rc) {
-		o->exit_code = rc;
-		o->error = err;
-	} else if (p.npending || !p.ledger_exists) {
-		o->exit_code = p.npending ? AZ_EXIT_PENDING : AZ_EXIT_OK;
-	}
-	plan_free(&p);
-}
-
 static void run_tenant(struct pool *pl, size_t i)
 {
 	const struct tenant *t = &pl->tenants->items[i];
@@ -156,7 +115,7 @@ static void run_tenant(struct pool *pl, size_t i)
 	if (pl->job == JOB_MIGRATE)
 		migrate_database_cached(pl->cfg, &db, pl->set, pl->shadow, pl->bs, o);
 	else
-		fill_status(&db, pl->set, o);
+		status_database(&db, pl->set, o);
 	db_close(&db);
 	o->duration_ms = now_ms() - t0;
 }
@@ -476,7 +435,7 @@ int fleet_status(const struct config *cfg, bool list_only)
 	mo = report_add(&r);
 	mo->role = "master";
 	mo->database = xstrdup(master.dbname);
-	fill_status(&master, &mset, mo);
+	status_database(&master, &mset, mo);
 	rc = tenants_discover(cfg, &master, &tl, &err);
 	db_close(&master);
 	if (rc) {

@@ -13,6 +13,21 @@
 #include <string.h>
 #include <unistd.h>
 
+void outcome_free(struct db_outcome *o)
+{
+	for (size_t i = 0; i < o->ndone; i++)
+		free(o->done[i].name);
+	free(o->done);
+	free(o->database);
+	free(o->slug);
+	free(o->state_after);
+	free(o->detail);
+	free(o->error);
+	free(o->state_before);
+	free(o->backup_file);
+	memset(o, 0, sizeof *o);
+}
+
 void report_init(struct report *r, const char *command)
 {
 	memset(r, 0, sizeof *r);

@@ -9,7 +9,36 @@
 #ifndef AUZDB_REPORT_H
 #define AUZDB_REPORT_H
 
-#include "apply.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+struct applied_migration {
+	char *name;
+	long long duration_ms;
+};
+
+/* What happened to one database: the report's row. */
+struct db_outcome {
+	char *database;
+	const char *role;  /* "master" or "tenant" (static) */
+	char *slug;        /* tenants only */
+	char *state_after; /* as state_before, after the run (or the status) */
+	size_t nfailed;    /* failed ledger rows (status) */
+	size_t ndrifted;   /* edited applied migrations (status) */
+	char *detail;      /* status: the names behind the counts, one line */
+	int exit_code;
+	char *error;        /* one line, or NULL */
+	char *state_before; /* "up to date", "3 pending", "failed row", ... */
+	size_t applied_before;
+	size_t pending_before;
+	struct applied_migration *done;
+	size_t ndone;
+	long long duration_ms;
+	char *backup_file; /* the backup taken before migrating, or NULL */
+};
+
+/* Frees what an outcome owns and zeroes it. */
+void outcome_free(struct db_outcome *o);
 
 struct report {
 	char started_at[40];

@@ -3,6 +3,7 @@
 #include "reset.h"
 
 #include "apply.h"
+#include "workflow.h"
 #include "backup.h"
 #include "conn.h"
 #include "exitcodes.h"
