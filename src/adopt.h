@@ -65,8 +65,4 @@ int adopt_for_migrate(const struct config *cfg, struct dbconn *db, const struct 
 void diagnose_error(struct dbconn *db, const struct migset *set, struct shadow_cache *cache,
                     size_t idx, char **err, char **detail);
 
-/* `auzdb adopt` and `auzdb verify`. */
-int adopt_command(const struct config *cfg);
-int verify_command(const struct config *cfg);
-
 #endif

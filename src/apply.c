@@ -63,20 +63,13 @@ int plan_build(struct dbconn *db, const struct migset *set, struct plan *p, char
 	return AZ_EXIT_OK;
 }
 
-static void free_list(char **a, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(a[i]);
-	free(a);
-}
-
 void plan_free(struct plan *p)
 {
 	free(p->table_sample);
 	free(p->pending);
-	free_list(p->failed, p->nfailed);
-	free_list(p->drifted, p->ndrifted);
-	free_list(p->unknown, p->nunknown);
+	strv_free(p->failed, p->nfailed);
+	strv_free(p->drifted, p->ndrifted);
+	strv_free(p->unknown, p->nunknown);
 	memset(p, 0, sizeof *p);
 }
 

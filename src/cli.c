@@ -2,16 +2,16 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
-#include "adopt.h"
-#include "workflow.h"
+#include "cmd_adopt.h"
+#include "cmd_backup.h"
+#include "cmd_migrate.h"
+#include "cmd_run.h"
 #include "exitcodes.h"
-#include "fleet.h"
-#include "ledger.h"
 #include "log.h"
-#include "migset.h"
-#include "restore.h"
 #include "reset.h"
+#include "restore.h"
 
+#include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,298 +110,6 @@ void cli_version(void)
 	       OpenSSL_version(OPENSSL_VERSION), zlibVersion());
 }
 
-static int fail(int rc, const char *db, char *err)
-{
-	log_at(LOG_ERROR, &(struct log_ctx){db, NULL, -1}, "%s", err ? err : az_exit_name(rc));
-	free(err);
-	return rc;
-}
-
-static int cmd_migrate(const struct config *cfg)
-{
-	struct migset set;
-	struct dbconn db;
-	struct db_outcome out = {0};
-	char *err = NULL;
-	int rc;
-
-	rc = migset_load(cfg, cfg->set, &set, &err);
-	if (rc)
-		return fail(rc, NULL, err);
-	log_debug("loaded %zu %s migrations from %s", set.count, set_kind_name(set.kind),
-	          set.source);
-	rc = db_connect(cfg, cfg->database_url, NULL, !cfg->dry_run, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return fail(rc, NULL, err);
-	}
-	log_at(LOG_INFO, &(struct log_ctx){db.dbname, NULL, -1},
-	       "connected to %s; %zu migrations in %s", db.where, set.count, set.source);
-	warn_if_no_backup(cfg);
-	{
-		struct backup_set *bs =
-		    cfg->backup_mode != BACKUP_NEVER && !cfg->dry_run ? backup_set_new(cfg) : NULL;
-		rc = migrate_database(cfg, &db, &set, bs, &out);
-		backup_set_close(bs);
-	}
-	outcome_free(&out);
-	db_close(&db);
-	migset_free(&set);
-	return rc;
-}
-
-static void print_list(const char *dbname, const char *what, char **names, size_t n)
-{
-	struct strbuf sb;
-	if (!n)
-		return;
-	sb_init(&sb);
-	for (size_t i = 0; i < n; i++)
-		sb_addf(&sb, "%s%s", i ? ", " : "", names[i]);
-	out_line("  %s %s: %s", dbname, what, sb.buf);
-	sb_free(&sb);
-}
-
-static void json_list(struct strbuf *sb, const char *key, char **names, size_t n)
-{
-	sb_addf(sb, ",\"%s\":[", key);
-	for (size_t i = 0; i < n; i++) {
-		sb_adds(sb, i ? ",\"" : "\"");
-		sb_add_json(sb, names[i]);
-		sb_adds(sb, "\"");
-	}
-	sb_adds(sb, "]");
-}
-
-static int cmd_status(const struct config *cfg)
-{
-	struct migset set;
-	struct dbconn db;
-	struct plan p;
-	char *err = NULL, *state;
-	char **pending;
-	int rc;
-
-	rc = migset_load(cfg, cfg->set, &set, &err);
-	if (rc)
-		return fail(rc, NULL, err);
-	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return fail(rc, NULL, err);
-	}
-	rc = plan_build(&db, &set, &p, &err);
-	if (rc) {
-		rc = fail(rc, db.dbname, err);
-		db_close(&db);
-		migset_free(&set);
-		return rc;
-	}
-	state = plan_state(&p);
-	pending = xcalloc(p.npending ? p.npending : 1, sizeof *pending);
-	for (size_t i = 0; i < p.npending; i++)
-		pending[i] = set.items[p.pending[i]].name;
-
-	rc = plan_blocker(&p, false, &err);
-	if (rc == AZ_EXIT_OK && p.npending)
-		rc = AZ_EXIT_PENDING;
-
-	if (log_get_format() == LOG_JSON) {
-		struct strbuf sb;
-		sb_init(&sb);
-		sb_adds(&sb, "{\"database\":\"");
-		sb_add_json(&sb, db.dbname);
-		sb_addf(&sb,
-		        "\",\"set\":\"%s\",\"state\":\"%s\",\"ledger\":%s,\"applied\":%zu,"
-		        "\"pending_count\":%zu",
-		        set_kind_name(set.kind), state, p.ledger_exists ? "true" : "false",
-		        p.applied, p.npending);
-		json_list(&sb, "pending", pending, p.npending);
-		json_list(&sb, "failed", p.failed, p.nfailed);
-		json_list(&sb, "checksum_drift", p.drifted, p.ndrifted);
-		json_list(&sb, "not_found_locally", p.unknown, p.nunknown);
-		sb_addf(&sb, ",\"exit_code\":%d}", rc);
-		out_line("%s", sb.buf);
-		sb_free(&sb);
-	} else {
-		out_line("%-24s %-7s %-14s applied %zu/%zu  pending %zu  failed %zu  drift %zu",
-		         db.dbname, set_kind_name(set.kind), state, p.applied, set.count,
-		         p.npending, p.nfailed, p.ndrifted);
-		print_list(db.dbname, "pending", pending, p.npending);
-		print_list(db.dbname, "failed", p.failed, p.nfailed);
-		print_list(db.dbname, "checksum drift", p.drifted, p.ndrifted);
-		print_list(db.dbname, "not found locally", p.unknown, p.nunknown);
-		if (rc == AZ_EXIT_OK)
-			out_line("Database schema is up to date!");
-	}
-	if (err) {
-		log_at(LOG_WARN, &(struct log_ctx){db.dbname, NULL, -1}, "%s", err);
-		free(err);
-	}
-	free(pending);
-	free(state);
-	plan_free(&p);
-	db_close(&db);
-	migset_free(&set);
-	return rc;
-}
-
-static int resolve_applied(struct dbconn *db, const struct migration *m, char **err)
-{
-	struct ledger l;
-	long n = 0;
-	int rc = ledger_load(db, &l, err);
-
-	if (rc)
-		return rc;
-	if (!l.exists) {
-		rc = ledger_create(db, err);
-		if (rc) {
-			ledger_free(&l);
-			return rc;
-		}
-	}
-	for (size_t i = 0; i < l.count; i++) {
-		if (strcmp(l.rows[i].migration_name, m->name) == 0 && l.rows[i].finished_at) {
-			*err = xasprintf(
-			    "migration %s is already recorded as applied (Prisma P3008)", m->name);
-			ledger_free(&l);
-			return AZ_EXIT_USAGE;
-		}
-	}
-	ledger_free(&l);
-	if (!db_command(db, "BEGIN", 0, NULL, err))
-		return AZ_EXIT_UNREACHABLE;
-	rc = ledger_roll_back_failed(db, m->name, &n, err);
-	if (!rc)
-		rc = ledger_insert_resolved(db, m->checksum, m->name, err);
-	if (!rc && !db_command(db, "COMMIT", 0, NULL, err))
-		rc = AZ_EXIT_INTERNAL;
-	if (rc) {
-		PGresult *r = PQexec(db->pg, "ROLLBACK");
-		PQclear(r);
-		return rc;
-	}
-	if (n)
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, -1},
-		       "marked %ld failed row%s of %s as rolled back", n, n == 1 ? "" : "s",
-		       m->name);
-	return AZ_EXIT_OK;
-}
-
-static int resolve_rolled_back(struct dbconn *db, const char *name, char **err)
-{
-	struct ledger l;
-	size_t rows = 0, failed = 0;
-	long n = 0;
-	int rc = ledger_load(db, &l, err);
-
-	if (rc)
-		return rc;
-	if (!l.exists) {
-		ledger_free(&l);
-		*err = xasprintf(
-		    "database \"%s\" has no _prisma_migrations ledger; nothing to roll back",
-		    db->dbname);
-		return AZ_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < l.count; i++) {
-		if (strcmp(l.rows[i].migration_name, name) != 0)
-			continue;
-		rows++;
-		failed += ledger_row_failed(&l.rows[i]);
-	}
-	ledger_free(&l);
-	if (!rows) {
-		*err = xasprintf(
-		    "migration %s cannot be rolled back: it was never applied to database "
-		    "\"%s\" (Prisma P3011)",
-		    name, db->dbname);
-		return AZ_EXIT_USAGE;
-	}
-	if (!failed) {
-		*err = xasprintf(
-		    "migration %s cannot be rolled back: it is not in a failed state (Prisma "
-		    "P3012)",
-		    name);
-		return AZ_EXIT_USAGE;
-	}
-	return ledger_roll_back_failed(db, name, &n, err);
-}
-
-static int cmd_resolve(const struct config *cfg)
-{
-	const char *name = cfg->resolve_applied ? cfg->resolve_applied : cfg->resolve_rolled_back;
-	const struct migration *m = NULL;
-	const char *problem = migration_name_problem(name);
-	struct migset set;
-	struct dbconn db;
-	char *err = NULL;
-	int rc;
-
-	if (problem)
-		return fail(AZ_EXIT_USAGE, NULL,
-		            xasprintf("resolve: migration name '%s': %s", name, problem));
-	rc = migset_load(cfg, cfg->set, &set, &err);
-	if (rc)
-		return fail(rc, NULL, err);
-	if (cfg->resolve_applied && !(m = migset_find(&set, name))) {
-		err = xasprintf(
-		    "migration %s is not in %s; pass the whole directory name (Prisma P3017)", name,
-		    set.source);
-		migset_free(&set);
-		return fail(AZ_EXIT_USAGE, NULL, err);
-	}
-	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return fail(rc, NULL, err);
-	}
-	rc = db_lock(&db, cfg->lock_timeout_s, &err);
-	if (!rc)
-		rc = m ? resolve_applied(&db, m, &err) : resolve_rolled_back(&db, name, &err);
-	if (rc) {
-		rc = fail(rc, db.dbname, err);
-	} else {
-		log_at(LOG_INFO, &(struct log_ctx){db.dbname, name, -1},
-		       "migration %s marked as %s", name, m ? "applied" : "rolled back");
-	}
-	db_close(&db);
-	migset_free(&set);
-	return rc;
-}
-
-/* `auzdb backup [-]`: one database, now, whatever its migrations. */
-static int cmd_backup(const struct config *cfg)
-{
-	struct dbconn db;
-	char *err = NULL, *file = NULL;
-	int rc;
-
-	if (cfg->backup_stdout && isatty(STDOUT_FILENO))
-		return fail(
-		    AZ_EXIT_USAGE, NULL,
-		    xstrdup("backup -: standard output is a terminal; redirect it to a file "
-		            "or a pipe"));
-	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
-	if (rc)
-		return fail(rc, NULL, err);
-	if (cfg->backup_stdout) {
-		rc = backup_to_fd(cfg, &db, STDOUT_FILENO, &err);
-	} else {
-		struct backup_set *bs = backup_set_new(cfg);
-		rc = backup_database(bs, &db, &file, &err);
-		backup_set_close(bs);
-		if (!rc)
-			out_line("%s", file);
-		free(file);
-	}
-	if (rc)
-		rc = fail(rc, db.dbname, err);
-	db_close(&db);
-	return rc;
-}
-
 int cli_run(const struct config *cfg)
 {
 	switch (cfg->cmd) {
@@ -409,17 +117,17 @@ int cli_run(const struct config *cfg)
 	case CMD_HELP: cli_usage(); return AZ_EXIT_OK;
 	case CMD_VERSION: cli_version(); return AZ_EXIT_OK;
 	case CMD_MIGRATE: return cmd_migrate(cfg);
-	case CMD_STATUS: return cfg->set_given ? cmd_status(cfg) : fleet_status(cfg, false);
-	case CMD_RUN: return fleet_run(cfg);
-	case CMD_TENANTS: return fleet_status(cfg, true);
-	case CMD_TENANT_CREATE: return fleet_tenant_create(cfg);
+	case CMD_STATUS: return cfg->set_given ? cmd_status_one(cfg) : cmd_fleet_status(cfg, false);
+	case CMD_RUN: return cmd_run(cfg);
+	case CMD_TENANTS: return cmd_fleet_status(cfg, true);
+	case CMD_TENANT_CREATE: return cmd_tenant_create(cfg);
 	case CMD_RESOLVE: return cmd_resolve(cfg);
 	case CMD_BACKUP: return cmd_backup(cfg);
 	case CMD_RESTORE: return restore_run(cfg);
 	case CMD_RESET:
 	case CMD_RESYNC: return reset_run(cfg);
-	case CMD_ADOPT: return adopt_command(cfg);
-	case CMD_VERIFY: return verify_command(cfg);
+	case CMD_ADOPT: return cmd_adopt(cfg);
+	case CMD_VERIFY: return cmd_verify(cfg);
 	}
 	return AZ_EXIT_INTERNAL;
 }

@@ -307,3 +307,16 @@ char *fp_diff_line(const struct fp_diff *d)
 	}
 	return sb.buf; /* the caller frees it */
 }
+
+/* The differences of live against want as lines (caller frees each and the array). */
+size_t fingerprint_diff_lines(const struct fingerprint *want, const struct fingerprint *live,
+                              char ***out)
+{
+	struct fp_diff *d;
+	size_t n = fingerprint_diff(want, live, &d);
+	*out = xcalloc(n ? n : 1, sizeof **out);
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = fp_diff_line(&d[i]);
+	free(d);
+	return n;
+}

@@ -65,4 +65,8 @@ size_t fingerprint_diff(const struct fingerprint *expected, const struct fingerp
  */
 char *fp_diff_line(const struct fp_diff *d);
 
+/* The differences of live against want as lines (free with strv_free). */
+size_t fingerprint_diff_lines(const struct fingerprint *want, const struct fingerprint *live,
+                              char ***out);
+
 #endif

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "log.h"
 
+#include "exitcodes.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,4 +156,12 @@ void out_line(const char *fmt, ...)
 	fflush(stdout);
 	free(clean);
 	sb_free(&sb);
+}
+
+int log_fail(int rc, const char *database, char *err)
+{
+	log_at(LOG_ERROR, &(struct log_ctx){database, NULL, -1}, "%s",
+	       err ? err : az_exit_name(rc));
+	free(err);
+	return rc;
 }

@@ -39,5 +39,10 @@ void log_at(enum log_level lvl, const struct log_ctx *ctx, const char *fmt, ...)
 
 /* Prints a line of plain output (tables, status lines) to stdout, scrubbed. */
 void out_line(const char *fmt, ...) AZ_PRINTF(1, 2);
+/*
+ * A command's failure: logs err (or the code's name) as an error for
+ * database (may be NULL), frees err, and returns rc.
+ */
+int log_fail(int rc, const char *database, char *err);
 
 #endif

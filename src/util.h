@@ -54,4 +54,7 @@ bool parse_long(const char *s, long min, long max, long *out);
 bool str_eq(const char *a, const char *b);
 bool str_startswith(const char *s, const char *prefix);
 
+/* Frees n strings and the array holding them. */
+void strv_free(char **v, size_t n);
+
 #endif

@@ -1,0 +1,363 @@
+/*
+ * cmd_adopt.c - `auzdb adopt` and `auzdb verify`.
+ *
+ * Flags and variables:
+ *   adopt    --database-url, --set, --migrations DIR, --adopt-up-to NAME, --dry-run,
+ *            --lock-timeout, AUZDB_SHADOW_DATABASE_URL, backup options
+ *   verify   the fleet (as run), or with --set one database; --report FILE,
+ *            AUZDB_SHADOW_DATABASE_URL
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cmd_adopt.h"
+
+#include "adopt.h"
+#include "exitcodes.h"
+#include "fingerprint.h"
+#include "ledger.h"
+#include "log.h"
+#include "signals.h"
+#include "tenants.h"
+#include "workflow.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- auzdb adopt ------------------------------------------------------ */
+
+int cmd_adopt(const struct config *cfg)
+{
+	struct migset set;
+	struct dbconn db;
+	struct shadow_cache cache;
+	struct db_outcome out = {0};
+	size_t recorded = 0;
+	char *err = NULL;
+	int rc;
+
+	rc = migset_load(cfg, cfg->set, &set, &err);
+	if (rc)
+		return log_fail(rc, NULL, err);
+	if (cfg->adopt_up_to && !migset_find(&set, cfg->adopt_up_to)) {
+		err = xasprintf("--adopt-up-to %s: no such migration in %s", cfg->adopt_up_to,
+		                set.source);
+		migset_free(&set);
+		return log_fail(AZ_EXIT_USAGE, NULL, err);
+	}
+	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
+	if (rc) {
+		migset_free(&set);
+		return log_fail(rc, NULL, err);
+	}
+	shadow_cache_init(&cache, cfg, &set);
+	rc = db_lock(&db, cfg->lock_timeout_s, &err);
+	if (!rc) {
+		rc = adopt_locked(cfg, &db, &set, &cache, cfg->dry_run ? ADOPT_DRY : ADOPT_RECORD,
+		                  &recorded, &err);
+		db_unlock(&db);
+	}
+	if (rc) {
+		rc = log_fail(rc, db.dbname, err);
+	} else if (!cfg->dry_run) {
+		/* the rest, the normal way: backup first when something is pending */
+		struct backup_set *bs =
+		    cfg->backup_mode != BACKUP_NEVER ? backup_set_new(cfg) : NULL;
+		warn_if_no_backup(cfg);
+		rc = migrate_database_cached(cfg, &db, &set, &cache, bs, &out);
+		backup_set_close(bs);
+		outcome_free(&out);
+	}
+	shadow_cache_free(&cache);
+	db_close(&db);
+	migset_free(&set);
+	return rc;
+}
+
+/* ---- auzdb verify ----------------------------------------------------- */
+
+struct verified {
+	char *database;
+	const char *role;
+	char *slug;
+	size_t applied; /* the ledger's prefix the schema is compared with */
+	size_t total;
+	char **diff;
+	size_t ndiff;
+	char *note; /* ledger remarks (holes, unknown rows), or NULL */
+	int exit_code;
+	char *error;
+};
+
+static void verify_one(struct dbconn *db, const struct migset *set, struct shadow_cache *cache,
+                       struct verified *v)
+{
+	const struct fingerprint *exp;
+	struct fingerprint live;
+	struct ledger l;
+	struct strbuf note;
+	size_t nexp, k = 0;
+	char *err = NULL;
+	int rc;
+
+	v->total = set->count;
+	rc = ledger_load(db, &l, &err);
+	if (rc) {
+		v->exit_code = rc;
+		v->error = err;
+		return;
+	}
+	sb_init(&note);
+	for (size_t i = 0; i < set->count; i++)
+		if (ledger_is_applied(&l, set->items[i].name))
+			k = i + 1;
+	for (size_t i = 0; i < k; i++)
+		if (!ledger_is_applied(&l, set->items[i].name))
+			sb_addf(&note, "%s%s is not recorded although later ones are",
+			        note.len ? "; " : "", set->items[i].name);
+	for (size_t i = 0; i < l.count; i++)
+		if (ledger_row_failed(&l.rows[i]))
+			sb_addf(&note, "%sfailed row: %s", note.len ? "; " : "",
+			        l.rows[i].migration_name);
+		else if (!l.rows[i].rolled_back_at && !migset_find(set, l.rows[i].migration_name))
+			sb_addf(&note, "%s%s is recorded but not in %s", note.len ? "; " : "",
+			        l.rows[i].migration_name, set->source);
+	if (!l.exists)
+		sb_addf(&note, "%sno _prisma_migrations ledger", note.len ? "; " : "");
+	ledger_free(&l);
+	v->applied = k;
+	v->note = note.len ? sb_detach(&note) : NULL;
+	sb_free(&note);
+	rc = fingerprint_take(db, &live, &err);
+	if (!rc)
+		rc = shadow_expected(cache, db, k + 1, &exp, &nexp, &err);
+	else
+		memset(&live, 0, sizeof live);
+	if (rc) {
+		fingerprint_free(&live);
+		v->exit_code = rc;
+		v->error = err;
+		return;
+	}
+	v->ndiff = fingerprint_diff_lines(&exp[k], &live, &v->diff);
+	fingerprint_free(&live);
+	v->exit_code = v->ndiff ? AZ_EXIT_NEEDS_ACTION : AZ_EXIT_OK;
+}
+
+static void verified_free(struct verified *v)
+{
+	free(v->database);
+	free(v->slug);
+	strv_free(v->diff, v->ndiff);
+	free(v->note);
+	free(v->error);
+}
+
+static void json_str(struct strbuf *sb, const char *key, const char *val)
+{
+	sb_addf(sb, "\"%s\":", key);
+	if (!val) {
+		sb_adds(sb, "null");
+		return;
+	}
+	sb_addc(sb, '"');
+	sb_add_json(sb, val);
+	sb_addc(sb, '"');
+}
+
+static char *verify_json(const struct verified *v, size_t n, int code, long long ms)
+{
+	struct strbuf sb;
+	sb_init(&sb);
+	sb_addf(&sb, "{\"command\":\"verify\",\"duration_ms\":%lld,\"exit_code\":%d,", ms, code);
+	json_str(&sb, "result", az_exit_name(code));
+	sb_adds(&sb, ",\"databases\":[");
+	for (size_t i = 0; i < n; i++) {
+		sb_adds(&sb, i ? ",{" : "{");
+		json_str(&sb, "name", v[i].database);
+		sb_adds(&sb, ",");
+		json_str(&sb, "role", v[i].role);
+		sb_adds(&sb, ",");
+		json_str(&sb, "slug", v[i].slug);
+		sb_addf(&sb, ",\"applied\":%zu,\"migrations\":%zu,", v[i].applied, v[i].total);
+		json_str(&sb, "state", v[i].error ? "error" : v[i].ndiff ? "drift" : "identical");
+		sb_adds(&sb, ",\"differences\":[");
+		for (size_t k = 0; k < v[i].ndiff; k++) {
+			sb_adds(&sb, k ? ",\"" : "\"");
+			sb_add_json(&sb, v[i].diff[k]);
+			sb_addc(&sb, '"');
+		}
+		sb_adds(&sb, "],");
+		json_str(&sb, "note", v[i].note);
+		sb_addf(&sb, ",\"exit_code\":%d,", v[i].exit_code);
+		json_str(&sb, "error", v[i].error);
+		sb_adds(&sb, "}");
+	}
+	sb_adds(&sb, "]}");
+	return sb.buf; /* the caller frees it */
+}
+
+/* Writes text to path, mode 0600, through a temp file and a rename. */
+static bool write_0600(const char *path, const char *text, char **err)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	size_t len = strlen(text), off = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		*err = xasprintf("cannot write the report %s: %s", path, strerror(errno));
+		free(tmp);
+		return false;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < len || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		*err = xasprintf("cannot write the report %s: %s", path, strerror(errno));
+		if (off < len)
+			close(fd);
+		unlink(tmp);
+		free(tmp);
+		return false;
+	}
+	free(tmp);
+	return true;
+}
+
+static void print_verified(const struct verified *v)
+{
+	if (v->error)
+		out_line("%-32s %-7s error: %s", v->database, v->role, v->error);
+	else if (!v->ndiff)
+		out_line("%-32s %-7s identical to the schema of its %zu applied migration%s",
+		         v->database, v->role, v->applied, v->applied == 1 ? "" : "s");
+	else
+		out_line("%-32s %-7s drift: %zu difference%s from the schema of its %zu applied "
+		         "migration%s",
+		         v->database, v->role, v->ndiff, v->ndiff == 1 ? "" : "s", v->applied,
+		         v->applied == 1 ? "" : "s");
+	for (size_t i = 0; i < v->ndiff; i++)
+		out_line("    %s", v->diff[i]);
+	if (v->note)
+		out_line("    note: %s", v->note);
+}
+
+int cmd_verify(const struct config *cfg)
+{
+	struct migset mset = {0}, tset = {0};
+	struct shadow_cache mcache, tcache;
+	struct tenant_list tl = {0};
+	struct dbconn master;
+	struct verified *v = NULL;
+	size_t n = 0;
+	long long t0 = now_ms();
+	char *err = NULL;
+	int rc, code = AZ_EXIT_OK;
+	bool drift = false;
+	enum migration_set_kind mkind = cfg->set_given ? cfg->set : SET_MASTER;
+
+	rc = migset_load(cfg, mkind, &mset, &err);
+	if (!rc && !cfg->set_given)
+		rc = migset_load(cfg, SET_TENANT, &tset, &err);
+	if (rc) {
+		migset_free(&mset);
+		return log_fail(rc, NULL, err);
+	}
+	shadow_cache_init(&mcache, cfg, &mset);
+	shadow_cache_init(&tcache, cfg, &tset);
+	rc = db_connect(cfg, cfg->database_url, NULL, false, &master, &err);
+	if (rc) {
+		code = log_fail(rc, NULL, err);
+		goto done;
+	}
+	v = xcalloc(1, sizeof *v);
+	v[0].database = xstrdup(master.dbname);
+	v[0].role = cfg->set_given && cfg->set == SET_TENANT ? "tenant" : "master";
+	verify_one(&master, &mset, &mcache, &v[0]);
+	n = 1;
+	if (!cfg->set_given) {
+		rc = tenants_discover(cfg, &master, &tl, &err);
+		if (rc) {
+			log_error("%s", err);
+			free(err);
+			err = NULL;
+			code = rc;
+		} else {
+			tenants_shard(&tl, cfg->shard_index, cfg->shard_count);
+		}
+	}
+	db_close(&master);
+	v = xrealloc(v, (1 + tl.count) * sizeof *v);
+	for (size_t i = 0; i < tl.count; i++) {
+		struct verified *t = &v[n++];
+		struct dbconn db;
+		memset(t, 0, sizeof *t);
+		t->database = xstrdup(tl.items[i].database);
+		t->slug = xstrdup(tl.items[i].slug);
+		t->role = "tenant";
+		t->total = tset.count;
+		if (signals_stop_requested()) {
+			t->exit_code = AZ_EXIT_INTERRUPTED;
+			t->error = xstrdup("not verified: stopped by a signal");
+			continue;
+		}
+		if (tl.items[i].invalid) {
+			t->exit_code = AZ_EXIT_USAGE;
+			t->error = xasprintf("slug rejected: %s", tl.items[i].invalid);
+			continue;
+		}
+		rc = tenant_connect(cfg, &tl.items[i], &db, &t->error);
+		if (rc) {
+			t->exit_code = rc;
+			continue;
+		}
+		verify_one(&db, &tset, &tcache, t);
+		db_close(&db);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].exit_code == AZ_EXIT_NEEDS_ACTION)
+			drift = true;
+		else if (v[i].exit_code && !code)
+			code = v[i].exit_code;
+		if (log_get_format() != LOG_JSON)
+			print_verified(&v[i]);
+		for (size_t k = 0; k < v[i].ndiff; k++)
+			log_at(LOG_DEBUG, &(struct log_ctx){v[i].database, NULL, -1}, "drift: %s",
+			       v[i].diff[k]);
+	}
+	if (!code && drift)
+		code = AZ_EXIT_NEEDS_ACTION;
+	{
+		char *json = verify_json(v, n, code, now_ms() - t0);
+		if (log_get_format() == LOG_JSON)
+			out_line("%s", json);
+		else if (code == AZ_EXIT_OK)
+			out_line(
+			    "%zu database%s verified: every schema is what its migrations make", n,
+			    n == 1 ? "" : "s");
+		if (cfg->report_file && !write_0600(cfg->report_file, json, &err)) {
+			log_error("%s", err);
+			free(err);
+			if (!code)
+				code = AZ_EXIT_INTERNAL;
+		}
+		free(json);
+	}
+done:
+	for (size_t i = 0; i < n; i++)
+		verified_free(&v[i]);
+	free(v);
+	tenants_free(&tl);
+	shadow_cache_free(&mcache);
+	shadow_cache_free(&tcache);
+	migset_free(&mset);
+	migset_free(&tset);
+	return code;
+}
