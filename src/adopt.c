@@ -45,7 +45,7 @@ static int record(struct dbconn *db, const struct migset *set, const struct ledg
 
 	*recorded = 0;
 	if (!db_command(db, "BEGIN", 0, NULL, err))
-		return AZ_EXIT_UNREACHABLE;
+		return db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	if (!l->exists)
 		rc = ledger_create(db, err);
 	for (size_t i = 0; i < k && !rc; i++) {
@@ -60,9 +60,9 @@ static int record(struct dbconn *db, const struct migset *set, const struct ledg
 			(*recorded)++;
 	}
 	if (!rc && !db_command(db, "COMMIT", 0, NULL, err))
-		rc = AZ_EXIT_UNREACHABLE;
+		rc = db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	if (rc) {
-		PQclear(PQexec(db->pg, "ROLLBACK"));
+		db_rollback(db);
 		*recorded = 0;
 	}
 	return rc;
@@ -342,23 +342,13 @@ char *diagnose_failure(struct dbconn *db, const struct migset *set, struct shado
 	return out;
 }
 
-/* The SQLSTATE in a one-line error ("... (SQLSTATE 42701)"), or "". */
-static void sqlstate_of(const char *err, char out[6])
-{
-	const char *p = NULL, *q = err;
-	while (q && (q = strstr(q, "(SQLSTATE ")) != NULL)
-		p = q++;
-	out[0] = '\0';
-	if (p && strlen(p) >= 15 && p[15] == ')')
-		snprintf(out, 6, "%.5s", p + 10);
-}
-
 void diagnose_error(struct dbconn *db, const struct migset *set, struct shadow_cache *cache,
                     size_t idx, char **err, char **detail)
 {
 	char state[6], *det = NULL, *more;
 
-	sqlstate_of(*err, state);
+	/* apply_migration left the failed script's SQLSTATE in db->sqlstate */
+	snprintf(state, sizeof state, "%s", db->sqlstate);
 	more = diagnose_failure(db, set, cache, idx, state, &det);
 	if (!more)
 		return;

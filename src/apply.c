@@ -198,15 +198,6 @@ static bool script_ok(const PGresult *res)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
 }
 
-/* Leaves the session idle whatever the script did to it. */
-static void settle(struct dbconn *db)
-{
-	if (PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(db->pg, "ROLLBACK");
-		PQclear(r);
-	}
-}
-
 /*
  * A failure that is no fault of the migration, after its transaction rolled
  * back: our own cancel on a stop (exit 10), or lock_timeout behind another
@@ -228,6 +219,12 @@ static int retryable_failure(struct dbconn *db, const struct migration *m, const
 	}
 	if (rc != AZ_EXIT_LOCK)
 		return 0;
+	if (str_eq(state, "40P01")) {
+		*err = xasprintf("migration %s was chosen as a deadlock victim (SQLSTATE 40P01); "
+		                 "rolled back and not recorded: it is retried on the next run",
+		                 m->name);
+		return rc;
+	}
 	who = db_lock_blockers(db, m->script);
 	*err = xasprintf("migration %s gave up waiting for a lock (lock_timeout, "
 	                 "AUZDB_DDL_LOCK_TIMEOUT) on %s; rolled back and not recorded: it is "
@@ -255,10 +252,10 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 	if (!m->own_transaction) {
 		/* row and script commit together, or not at all */
 		if (!db_command(db, "BEGIN", 0, NULL, err))
-			return AZ_EXIT_UNREACHABLE;
+			return db_error_exit(db, AZ_EXIT_UNREACHABLE);
 		rc = ledger_insert_started(db, id, m->checksum, m->name, started, err);
 		if (rc) {
-			settle(db);
+			db_rollback(db);
 			return rc;
 		}
 		if (has_sql)
@@ -269,7 +266,7 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 			ledger_now(finished);
 			rc = ledger_mark_finished(db, id, finished, err);
 			if (rc) {
-				settle(db);
+				db_rollback(db);
 				return rc;
 			}
 			res = PQexec(db->pg, "COMMIT");
@@ -285,7 +282,7 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 		             ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
 		             : "");
 		PQclear(res);
-		settle(db);
+		db_rollback(db);
 		if (PQstatus(db->pg) != CONNECTION_OK) {
 			*err = f.summary;
 			free(f.logs);
@@ -303,6 +300,7 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 			free(f.summary);
 			return rc;
 		}
+		snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
 		*err = f.summary;
 		return AZ_EXIT_MIGRATION;
 	}
@@ -317,7 +315,7 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 		bool open_txn = PQtransactionStatus(db->pg) != PQTRANS_IDLE;
 		PQclear(res);
 		if (open_txn) {
-			settle(db);
+			db_rollback(db);
 			*err = xasprintf(
 			    "migration %s left a transaction open (missing COMMIT); it was rolled "
 			    "back",
@@ -329,14 +327,19 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 		return ledger_mark_finished(db, id, finished, err);
 	}
 	describe_failure(m, res, db->pg, &f);
+	snprintf(state, sizeof state, "%s",
+	         res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
+	             ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+	             : "");
 	PQclear(res);
-	settle(db);
+	db_rollback(db);
 	rc = ledger_set_logs(db, id, f.logs, err);
 	free(f.logs);
 	if (rc) {
 		free(f.summary);
 		return rc;
 	}
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
 	*err = f.summary;
 	return AZ_EXIT_MIGRATION;
 }
@@ -345,6 +348,6 @@ int apply_migration(struct dbconn *db, const struct migration *m, char **err)
 {
 	int rc = apply_one(db, m, err);
 	if (rc == AZ_EXIT_OK && !db_reset_session(db, err))
-		rc = AZ_EXIT_UNREACHABLE;
+		rc = db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	return rc;
 }

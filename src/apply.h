@@ -42,8 +42,8 @@ char *plan_state(const struct plan *p);
 /*
  * Runs one migration as migrate does (its transaction, its ledger row, the
  * session reset after it); the shadow database uses it too.  AZ_EXIT_OK,
- * AZ_EXIT_MIGRATION (failed, rolled back, failed row recorded) or another
- * code, with *err.
+ * AZ_EXIT_MIGRATION (failed, rolled back, failed row recorded; db->sqlstate
+ * holds the script's SQLSTATE) or another code, with *err.
  */
 int apply_migration(struct dbconn *db, const struct migration *m, char **err) AZ_MUSTCHECK;
 

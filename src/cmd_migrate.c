@@ -77,15 +77,14 @@ static int resolve_applied(struct dbconn *db, const struct migration *m, char **
 	}
 	ledger_free(&l);
 	if (!db_command(db, "BEGIN", 0, NULL, err))
-		return AZ_EXIT_UNREACHABLE;
+		return db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	rc = ledger_roll_back_failed(db, m->name, &n, err);
 	if (!rc)
 		rc = ledger_insert_resolved(db, m->checksum, m->name, err);
 	if (!rc && !db_command(db, "COMMIT", 0, NULL, err))
-		rc = AZ_EXIT_INTERNAL;
+		rc = db_error_exit(db, AZ_EXIT_INTERNAL);
 	if (rc) {
-		PGresult *r = PQexec(db->pg, "ROLLBACK");
-		PQclear(r);
+		db_rollback(db);
 		return rc;
 	}
 	if (n)

@@ -327,7 +327,7 @@ int cmd_tenant_create(const struct config *cfg)
 	const char *why = tenant_slug_problem(cfg->new_tenant, cfg->tenant_prefix);
 	const char *params[1];
 	PGresult *res;
-	char *err = NULL, *q, *sql;
+	char *err = NULL;
 	int rc;
 
 	if (why) {
@@ -351,22 +351,12 @@ int cmd_tenant_create(const struct config *cfg)
 	params[0] = t.database;
 	res = db_query(&master, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1,
 	               params, PGRES_TUPLES_OK, &err);
-	rc = res ? AZ_EXIT_OK : AZ_EXIT_INTERNAL;
+	rc = res ? AZ_EXIT_OK : db_error_exit(&master, AZ_EXIT_INTERNAL);
 	if (res && PQntuples(res) == 0) {
-		q = PQescapeIdentifier(master.pg, t.database, strlen(t.database));
-		if (!q) {
-			err = xasprintf("cannot quote \"%s\"", t.database);
-			rc = AZ_EXIT_INTERNAL;
-		} else {
-			sql = xasprintf("CREATE DATABASE %s", q);
-			PQfreemem(q);
-			if (!db_command(&master, sql, 0, NULL, &err))
-				rc = strstr(err, "42P04") ? AZ_EXIT_OK : AZ_EXIT_AUTH;
-			else
-				log_info("created database \"%s\" for tenant %s", t.database,
-				         t.slug);
-			free(sql);
-		}
+		bool created;
+		rc = db_create_database(&master, t.database, "", true, &created, &err);
+		if (!rc && created)
+			log_info("created database \"%s\" for tenant %s", t.database, t.slug);
 	} else if (res) {
 		log_info("database \"%s\" exists; bringing it up to date", t.database);
 	}

@@ -216,7 +216,7 @@ static int setup_session(struct dbconn *db, bool create_schema, char **err)
 	                             : "SELECT pg_catalog.set_config('search_path', $1, false)",
 	               create_schema ? 2 : 1, params, PGRES_TUPLES_OK, err);
 	if (!res)
-		return AZ_EXIT_INTERNAL;
+		return db_error_exit(db, AZ_EXIT_INTERNAL);
 	exists = !create_schema || PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
 	if (!exists) {
@@ -224,7 +224,7 @@ static int setup_session(struct dbconn *db, bool create_schema, char **err)
 		bool ok = db_command(db, sql, 0, NULL, err);
 		free(sql);
 		if (!ok)
-			return AZ_EXIT_AUTH;
+			return db_error_exit(db, AZ_EXIT_AUTH);
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "created schema %s",
 		       db->qschema);
 	}
@@ -235,32 +235,16 @@ static int create_database(const struct config *cfg, const char *url, const char
                            char **err)
 {
 	struct dbconn admin;
-	char *sql, *q;
+	bool created;
 	int rc;
 
 	rc = db_connect(cfg, url, "postgres", false, &admin, err);
 	if (rc)
 		return rc;
-	q = PQescapeIdentifier(admin.pg, dbname, strlen(dbname));
-	if (!q) {
-		*err = xasprintf("cannot quote database name: %s", PQerrorMessage(admin.pg));
-		db_close(&admin);
-		return AZ_EXIT_INTERNAL;
-	}
-	sql = xasprintf("CREATE DATABASE %s", q);
-	PQfreemem(q);
-	if (!db_command(&admin, sql, 0, NULL, err)) {
-		/* a concurrent runner may have created it: that is fine */
-		if (strstr(*err, "42P04")) {
-			free(*err);
-			*err = NULL;
-		} else {
-			rc = AZ_EXIT_AUTH;
-		}
-	} else {
+	/* a concurrent runner may have created it: that is fine */
+	rc = db_create_database(&admin, dbname, "", true, &created, err);
+	if (!rc && created)
 		log_info("created database \"%s\" on %s", dbname, admin.where);
-	}
-	free(sql);
 	db_close(&admin);
 	return rc;
 }
@@ -438,17 +422,60 @@ char *db_result_error(const PGresult *res, const PGconn *pg)
 
 int db_sqlstate_exit(const char *sqlstate, int fallback)
 {
-	if (!sqlstate)
+	if (!sqlstate || !*sqlstate)
 		return fallback;
-	if (str_startswith(sqlstate, "28") || str_eq(sqlstate, "42501"))
+	if (str_startswith(sqlstate, "28") || str_eq(sqlstate, "42501") ||
+	    str_eq(sqlstate, "25006"))
 		return AZ_EXIT_AUTH;
-	if (str_startswith(sqlstate, "08") || str_startswith(sqlstate, "57P"))
+	if (str_startswith(sqlstate, "08") || str_startswith(sqlstate, "57P") ||
+	    str_eq(sqlstate, "53300"))
 		return AZ_EXIT_UNREACHABLE;
-	if (str_eq(sqlstate, "55P03")) /* lock_not_available: lock_timeout, NOWAIT */
+	if (str_eq(sqlstate, "55P03") || str_eq(sqlstate, "40P01"))
 		return AZ_EXIT_LOCK;
 	if (str_eq(sqlstate, "57014") && signals_stop_requested()) /* our own PQcancel */
 		return AZ_EXIT_INTERRUPTED;
 	return fallback;
+}
+
+int db_error_exit(const struct dbconn *db, int fallback)
+{
+	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
+		return signals_stop_requested() ? AZ_EXIT_INTERRUPTED : AZ_EXIT_UNREACHABLE;
+	return db_sqlstate_exit(db->sqlstate, fallback);
+}
+
+void db_rollback(struct dbconn *db)
+{
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(db->pg) != PQTRANS_IDLE)
+		PQclear(PQexec(db->pg, "ROLLBACK"));
+}
+
+int db_create_database(struct dbconn *admin, const char *name, const char *extra, bool exists_ok,
+                       bool *created, char **err)
+{
+	char *q = PQescapeIdentifier(admin->pg, name, strlen(name)), *sql;
+	bool ok;
+
+	*created = false;
+	if (!q) {
+		*err = xasprintf("cannot quote database name: %s", PQerrorMessage(admin->pg));
+		return AZ_EXIT_INTERNAL;
+	}
+	sql = xasprintf("CREATE DATABASE %s%s%s", q, *extra ? " " : "", extra);
+	PQfreemem(q);
+	ok = db_command(admin, sql, 0, NULL, err);
+	free(sql);
+	if (ok) {
+		*created = true;
+		return AZ_EXIT_OK;
+	}
+	if (exists_ok && str_eq(admin->sqlstate, "42P04")) { /* duplicate_database */
+		free(*err);
+		*err = NULL;
+		return AZ_EXIT_OK;
+	}
+	return db_error_exit(admin, AZ_EXIT_AUTH);
 }
 
 PGresult *db_query(struct dbconn *db, const char *sql, int nparams, const char *const *params,
@@ -456,11 +483,14 @@ PGresult *db_query(struct dbconn *db, const char *sql, int nparams, const char *
 {
 	PGresult *res;
 
+	db->sqlstate[0] = '\0';
 	if (nparams > 0)
 		res = PQexecParams(db->pg, sql, nparams, NULL, params, NULL, NULL, 0);
 	else
 		res = PQexec(db->pg, sql);
 	if (!res || PQresultStatus(res) != expect) {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 		*err = db_result_error(res, db->pg);
 		log_debug("query failed: %s -- query was: %s", *err, sql);
 		PQclear(res);
@@ -510,7 +540,7 @@ int db_lock(struct dbconn *db, long timeout_s, char **err)
 		res = db_query(db, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params,
 		               PGRES_TUPLES_OK, err);
 		if (!res)
-			return db_sqlstate_exit(NULL, AZ_EXIT_UNREACHABLE);
+			return db_error_exit(db, AZ_EXIT_UNREACHABLE);
 		got = PQgetvalue(res, 0, 0)[0] == 't';
 		PQclear(res);
 		if (got) {

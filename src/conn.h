@@ -27,6 +27,7 @@ struct dbconn {
 	char *schema;  /* the Prisma schema (URL ?schema=), default "public" */
 	char *qschema; /* schema as a quoted identifier */
 	bool locked;
+	char sqlstate[6]; /* SQLSTATE of the last failed db_query, "" if none or none given */
 };
 
 /*
@@ -53,8 +54,33 @@ bool db_command(struct dbconn *db, const char *sql, int nparams, const char *con
 
 /* One-line description of a failed result: "ERROR: msg (SQLSTATE 42P01)". */
 char *db_result_error(const PGresult *res, const PGconn *pg);
-/* Maps a failed statement's SQLSTATE to an exit code (permission -> 4, ...). */
+/*
+ * The one mapping from a failed statement's SQLSTATE to an exit code:
+ *   08xxx connection exception, 57P01-57P05 shutdown/crash,
+ *   53300 too many connections                      -> 3 (unreachable, retryable)
+ *   28xxx invalid authorization, 42501 privilege,
+ *   25006 read-only transaction (a replica)         -> 4 (auth or permission)
+ *   55P03 lock not available (lock_timeout, NOWAIT),
+ *   40P01 deadlock detected                          -> 5 (lock, retryable)
+ *   57014 query canceled, by auzdb's own stop        -> 10 (interrupted)
+ *   anything else, or no SQLSTATE                    -> fallback
+ */
 int db_sqlstate_exit(const char *sqlstate, int fallback);
+/*
+ * The exit code for db's last failed db_query: 3 when the connection is
+ * gone (whatever the SQLSTATE), else db_sqlstate_exit of its SQLSTATE.
+ */
+int db_error_exit(const struct dbconn *db, int fallback);
+/* Rolls back an open or failed transaction, if the connection is still up. */
+void db_rollback(struct dbconn *db);
+/*
+ * CREATE DATABASE name (quoted) on the connected admin database, with
+ * extra SQL after the name (e.g. "TEMPLATE template0", or "").  A database
+ * that already exists (42P04, e.g. made by a concurrent runner) is fine when
+ * exists_ok, and *created tells which.  Exit code and *err otherwise.
+ */
+int db_create_database(struct dbconn *admin, const char *name, const char *extra, bool exists_ok,
+                       bool *created, char **err) AZ_MUSTCHECK;
 
 /* Takes the migration lock, polling pg_try_advisory_lock; AZ_EXIT_LOCK on timeout. */
 int db_lock(struct dbconn *db, long timeout_s, char **err) AZ_MUSTCHECK;

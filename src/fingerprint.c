@@ -165,7 +165,7 @@ int fingerprint_take(struct dbconn *db, struct fingerprint *fp, char **err)
 	memset(fp, 0, sizeof *fp);
 	res = db_query(db, fp_sql, 1, params, PGRES_TUPLES_OK, err);
 	if (!res)
-		return db_sqlstate_exit(NULL, AZ_EXIT_INTERNAL);
+		return db_error_exit(db, AZ_EXIT_INTERNAL);
 	n = PQntuples(res);
 	fp->items = xcalloc(n ? (size_t)n : 1, sizeof *fp->items);
 	for (int i = 0; i < n; i++) {

@@ -62,7 +62,7 @@ int ledger_load(struct dbconn *db, struct ledger *l, char **err)
 	               1, params, PGRES_TUPLES_OK, err);
 	if (!res) {
 		free(t);
-		return AZ_EXIT_INTERNAL;
+		return db_error_exit(db, AZ_EXIT_INTERNAL);
 	}
 	if (PQntuples(res) == 1) {
 		char kind = PQgetvalue(res, 0, 0)[0];
@@ -81,7 +81,7 @@ int ledger_load(struct dbconn *db, struct ledger *l, char **err)
 	res = db_query(db, sql, 0, NULL, PGRES_TUPLES_OK, err);
 	free(sql);
 	if (!res)
-		return db_sqlstate_exit(NULL, AZ_EXIT_NEEDS_ACTION);
+		return db_error_exit(db, AZ_EXIT_NEEDS_ACTION);
 	l->count = (size_t)PQntuples(res);
 	l->rows = xcalloc(l->count ? l->count : 1, sizeof *l->rows);
 	for (size_t i = 0; i < l->count; i++) {
@@ -151,7 +151,7 @@ int ledger_create(struct dbconn *db, char **err)
 	bool ok = db_command(db, sql, 0, NULL, err);
 	free(sql);
 	free(t);
-	return ok ? AZ_EXIT_OK : AZ_EXIT_AUTH;
+	return ok ? AZ_EXIT_OK : db_error_exit(db, AZ_EXIT_AUTH);
 }
 
 void ledger_new_id(char out[37])
@@ -184,7 +184,7 @@ static int write_row(struct dbconn *db, const char *head, const char *tail, int 
 	free(sql);
 	free(t);
 	if (!res)
-		rc = AZ_EXIT_INTERNAL;
+		rc = db_error_exit(db, AZ_EXIT_INTERNAL);
 	PQclear(res);
 	return rc;
 }
@@ -239,7 +239,7 @@ int ledger_roll_back_failed(struct dbconn *db, const char *name, long *n, char *
 	free(sql);
 	free(t);
 	if (!res)
-		return AZ_EXIT_INTERNAL;
+		return db_error_exit(db, AZ_EXIT_INTERNAL);
 	*n = atol(PQcmdTuples(res));
 	PQclear(res);
 	return AZ_EXIT_OK;

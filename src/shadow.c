@@ -66,15 +66,17 @@ static int wipe(struct dbconn *sh, char **err)
 	ok = db_command(sh, sql, 0, NULL, err);
 	free(sql);
 	if (!ok)
-		return AZ_EXIT_AUTH;
-	return db_reset_session(sh, err) ? AZ_EXIT_OK : AZ_EXIT_INTERNAL;
+		return db_error_exit(sh, AZ_EXIT_AUTH);
+	return db_reset_session(sh, err) ? AZ_EXIT_OK : db_error_exit(sh, AZ_EXIT_INTERNAL);
 }
 
 /* Creates the throwaway database; *qname gets its quoted name. */
 static int create_shadow(struct dbconn *admin, char *name, size_t len, char **qname, char **err)
 {
-	char id[37], *sql;
+	char id[37];
 	size_t k = 0;
+	bool created;
+	int rc;
 
 	ledger_new_id(id);
 	k = (size_t)snprintf(name, len, "auzdb_shadow_");
@@ -87,19 +89,17 @@ static int create_shadow(struct dbconn *admin, char *name, size_t len, char **qn
 		*err = xasprintf("cannot quote \"%s\": %s", name, PQerrorMessage(admin->pg));
 		return AZ_EXIT_INTERNAL;
 	}
-	sql = xasprintf("CREATE DATABASE %s TEMPLATE template0", *qname);
-	if (!db_command(admin, sql, 0, NULL, err)) {
+	rc = db_create_database(admin, name, "TEMPLATE template0", false, &created, err);
+	if (rc) {
 		char *e = *err;
 		*err = xasprintf("cannot create the shadow database (it needs CREATEDB, or set "
 		                 "AUZDB_SHADOW_DATABASE_URL): %s",
 		                 e);
 		free(e);
-		free(sql);
 		PQfreemem(*qname);
 		*qname = NULL;
-		return AZ_EXIT_AUTH;
+		return rc;
 	}
-	free(sql);
 	return AZ_EXIT_OK;
 }
 
@@ -116,13 +116,6 @@ static void drop_shadow(struct dbconn *admin, const char *name, char *qname)
 	}
 	free(sql);
 	PQfreemem(qname);
-}
-
-/* Back to an idle session after a failed or cancelled migration. */
-static void settle_conn(struct dbconn *sh)
-{
-	if (PQtransactionStatus(sh->pg) != PQTRANS_IDLE)
-		PQclear(PQexec(sh->pg, "ROLLBACK"));
 }
 
 static void add_fp(struct shadow_cache *c, struct fingerprint *fp)
@@ -202,7 +195,7 @@ static int build(struct shadow_cache *c, char **err)
 		if (!rc) {
 			char *e2 = NULL;
 			rc = fill(c, &sh, err);
-			settle_conn(&sh);
+			db_rollback(&sh);
 			if (wipe(&sh, &e2)) /* leave it empty for the next run */
 				log_warn("could not empty the shadow database: %s", e2);
 			free(e2);

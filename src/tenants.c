@@ -92,18 +92,19 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 		out->source = "AUZDB_TENANT_QUERY";
 		/* read-only, so an operator's query cannot change master */
 		if (!db_command(master, "BEGIN READ ONLY", 0, NULL, err))
-			return AZ_EXIT_INTERNAL;
+			return db_error_exit(master, AZ_EXIT_INTERNAL);
 		res = db_query(master, cfg->tenant_query, 0, NULL, PGRES_TUPLES_OK, err);
-		{
-			PGresult *r = PQexec(master->pg, "ROLLBACK");
-			PQclear(r);
-		}
 		if (!res) {
+			/* a broken query is the operator's to fix (2); a lost server or a privilege
+			 * is not */
+			int rc = db_error_exit(master, AZ_EXIT_USAGE);
 			char *e = *err;
+			db_rollback(master);
 			*err = xasprintf("AUZDB_TENANT_QUERY failed on master: %s", e);
 			free(e);
-			return AZ_EXIT_USAGE;
+			return rc;
 		}
+		db_rollback(master);
 		if (PQnfields(res) != 1) {
 			*err = xasprintf(
 			    "AUZDB_TENANT_QUERY must return one column (the slug), got %d",
@@ -128,7 +129,7 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 		    1, params, PGRES_TUPLES_OK, err);
 	}
 	if (!res)
-		return AZ_EXIT_INTERNAL;
+		return db_error_exit(master, AZ_EXIT_INTERNAL);
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *name = PQgetvalue(res, i, 0);
 		if (strcmp(name, master->dbname) == 0)

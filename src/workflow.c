@@ -177,7 +177,7 @@ static int apply_pending(const struct config *cfg, struct dbconn *db, const stru
 			return AZ_EXIT_INTERRUPTED;
 		}
 		if (!db_set_migration_timeouts(db, cfg, err))
-			return AZ_EXIT_UNREACHABLE;
+			return db_error_exit(db, AZ_EXIT_UNREACHABLE);
 		if (m->own_transaction)
 			log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, -1},
 			       "applying %s outside a transaction (%s)", m->name,
