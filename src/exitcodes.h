@@ -4,6 +4,7 @@
  * This is a contract: Kubernetes Jobs (podFailurePolicy), Helm hooks and
  * scripts decide between "retry" and "fail now" on these numbers.  Change a
  * value only on purpose, here and in the README's exit-code table together.
+ * Which SQLSTATE gives which code: db_sqlstate_exit() in conn.h.
  */
 #ifndef AUZDB_EXITCODES_H
 #define AUZDB_EXITCODES_H
@@ -12,9 +13,9 @@ enum az_exit {
 	AZ_EXIT_OK = 0,           /* success, or everything already up to date */
 	AZ_EXIT_INTERNAL = 1,     /* internal error (a bug, out of memory) */
 	AZ_EXIT_USAGE = 2,        /* usage or configuration error */
-	AZ_EXIT_UNREACHABLE = 3,  /* database unreachable after the wait deadline (retryable) */
-	AZ_EXIT_AUTH = 4,         /* authentication failed or permission denied */
-	AZ_EXIT_LOCK = 5,         /* migration lock not acquired in time (retryable) */
+	AZ_EXIT_UNREACHABLE = 3,  /* unreachable, or the connection lost (retryable) */
+	AZ_EXIT_AUTH = 4,         /* auth failed, permission denied, read-only server */
+	AZ_EXIT_LOCK = 5,         /* a lock not acquired in time, a deadlock (retryable) */
 	AZ_EXIT_BACKUP = 6,       /* backup failed, nothing migrated (retryable) */
 	AZ_EXIT_MIGRATION = 7,    /* a migration failed and was rolled back */
 	AZ_EXIT_NEEDS_ACTION = 8, /* failed ledger row, checksum mismatch, schema without ledger */
