@@ -469,17 +469,16 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 	return AZ_EXIT_OK;
 }
 
-int config_parse(int argc, char **argv, struct config *cfg, char **err)
-{
-	const char *flag[OPT_NVALUE] = {0};
-	bool seen_switch_help = false, seen_version = false, skip_backup = false;
-	int npos = 0;
-	const char *v;
-	int rc;
+/* The switches that config_parse resolves after the whole command line is read. */
+struct switches {
+	bool help, version, skip_backup;
+};
 
-	memset(cfg, 0, sizeof *cfg);
-	cfg->set = SET_MASTER;
-	*err = NULL;
+/* Step 1: argv into cfg's command and positionals, flag[] (values) and sw. */
+static int parse_args(int argc, char **argv, struct config *cfg, const char **flag,
+                      struct switches *sw, char **err)
+{
+	int npos = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -556,14 +555,14 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 				return AZ_EXIT_USAGE;
 			}
 			switch (options[o].opt) {
-			case OPT_HELP: seen_switch_help = true; break;
-			case OPT_VERSION: seen_version = true; break;
+			case OPT_HELP: sw->help = true; break;
+			case OPT_VERSION: sw->version = true; break;
 			case OPT_VERBOSE: cfg->verbose = true; break;
 			case OPT_QUIET: cfg->quiet = true; break;
 			case OPT_ALLOW_CHECKSUM: cfg->allow_checksum_mismatch = true; break;
 			case OPT_DRY_RUN: cfg->dry_run = true; break;
 			case OPT_FAIL_FAST: cfg->fail_fast = true; break;
-			case OPT_SKIP_BACKUP: skip_backup = true; break;
+			case OPT_SKIP_BACKUP: sw->skip_backup = true; break;
 			case OPT_BACKUP_ONLY: cfg->backup_only = true; break;
 			case OPT_WITH_OWNERS: cfg->backup_owners = true; break;
 			case OPT_CLEAN: cfg->restore_clean = true; break;
@@ -578,30 +577,15 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 			return AZ_EXIT_USAGE;
 		}
 	}
-	if (seen_version)
-		cfg->cmd = CMD_VERSION;
-	if (seen_switch_help)
-		cfg->cmd = CMD_HELP;
-	if (cfg->cmd == CMD_NONE)
-		cfg->cmd = CMD_RUN; /* the init job: `auzdb` alone does the whole fleet */
-	if (cfg->cmd == CMD_TENANT_CREATE && !cfg->new_tenant) {
-		fail(err, "usage: auzdb tenant create SLUG");
-		return AZ_EXIT_USAGE;
-	}
+	return AZ_EXIT_OK;
+}
 
-	/* log format: flag, env, then TTY-dependent default */
-	cfg->log_format = isatty(STDOUT_FILENO) ? LOG_TEXT : LOG_JSON;
-	v = flag[OPT_LOG_FORMAT] ? flag[OPT_LOG_FORMAT] : getenv("AUZDB_LOG_FORMAT");
-	if (v && *v && !parse_log_format(v, &cfg->log_format)) {
-		fail(err, "%s=%s: log format must be 'text' or 'json'",
-		     flag[OPT_LOG_FORMAT] ? "--log-format" : "AUZDB_LOG_FORMAT", v);
-		return AZ_EXIT_USAGE;
-	}
+/* The database URL: --database-url, else MASTER_DATABASE_URL(_FILE), else DATABASE_URL(_FILE). */
+static int read_connection(struct config *cfg, const char *const *flag, char **err)
+{
+	const char *v;
+	int rc;
 
-	if (cfg->cmd == CMD_HELP || cfg->cmd == CMD_VERSION)
-		return AZ_EXIT_OK;
-
-	/* connection */
 	if (flag[OPT_URL]) {
 		cfg->database_url = xstrdup(flag[OPT_URL]);
 		cfg->url_source = "--database-url";
@@ -632,7 +616,12 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 	if ((v = getenv("PGPASSWORD")) != NULL)
 		log_add_secret(v);
 
-	/* migration sets: specific flag > general flag > specific env > general env > embedded */
+	return AZ_EXIT_OK;
+}
+
+/* Migration sets: specific flag > general flag > specific env > general env > embedded. */
+static int read_sets(struct config *cfg, const char *const *flag, char **err)
+{
 	{
 		const char *gen_flag = flag[OPT_MIGRATIONS];
 		const char *gen_env = getenv("AUZDB_MIGRATIONS_DIR");
@@ -664,7 +653,11 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		}
 	}
 
-	/* timeouts */
+	return AZ_EXIT_OK;
+}
+
+static int read_timeouts(struct config *cfg, const char *const *flag, char **err)
+{
 	if (!env_seconds("AUZDB_LOCK_TIMEOUT", 60, 86400, &cfg->lock_timeout_s, err) ||
 	    !env_seconds("AUZDB_WAIT_TIMEOUT", 60, 86400, &cfg->wait_timeout_s, err) ||
 	    !env_seconds("AUZDB_CONNECT_TIMEOUT", 10, 3600, &cfg->connect_timeout_s, err) ||
@@ -688,7 +681,12 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 	if (cfg->connect_timeout_s == 0)
 		cfg->connect_timeout_s = 10;
 
-	/* resolve */
+	return AZ_EXIT_OK;
+}
+
+/* resolve's flags, and --dry-run, checked against the command. */
+static int check_command_flags(struct config *cfg, const char *const *flag, char **err)
+{
 	if (flag[OPT_APPLIED] || flag[OPT_ROLLED_BACK]) {
 		if (cfg->cmd != CMD_RESOLVE) {
 			fail(err, "--applied and --rolled-back belong to 'auzdb resolve'");
@@ -714,11 +712,51 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		fail(err, "--dry-run belongs to 'auzdb run', 'auzdb migrate' and 'auzdb adopt'");
 		return AZ_EXIT_USAGE;
 	}
-	rc = parse_adopt(cfg, flag, err);
+	return AZ_EXIT_OK;
+}
+
+int config_parse(int argc, char **argv, struct config *cfg, char **err)
+{
+	const char *flag[OPT_NVALUE] = {0};
+	struct switches sw = {false, false, false};
+	const char *v;
+	int rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->set = SET_MASTER;
+	*err = NULL;
+
+	rc = parse_args(argc, argv, cfg, flag, &sw, err);
 	if (rc)
 		return rc;
-	rc = parse_backup(cfg, flag, skip_backup, err);
-	if (rc)
+	if (sw.version)
+		cfg->cmd = CMD_VERSION;
+	if (sw.help)
+		cfg->cmd = CMD_HELP;
+	if (cfg->cmd == CMD_NONE)
+		cfg->cmd = CMD_RUN; /* the init job: `auzdb` alone does the whole fleet */
+	if (cfg->cmd == CMD_TENANT_CREATE && !cfg->new_tenant) {
+		fail(err, "usage: auzdb tenant create SLUG");
+		return AZ_EXIT_USAGE;
+	}
+
+	/* log format: flag, env, then TTY-dependent default */
+	cfg->log_format = isatty(STDOUT_FILENO) ? LOG_TEXT : LOG_JSON;
+	v = flag[OPT_LOG_FORMAT] ? flag[OPT_LOG_FORMAT] : getenv("AUZDB_LOG_FORMAT");
+	if (v && *v && !parse_log_format(v, &cfg->log_format)) {
+		fail(err, "%s=%s: log format must be 'text' or 'json'",
+		     flag[OPT_LOG_FORMAT] ? "--log-format" : "AUZDB_LOG_FORMAT", v);
+		return AZ_EXIT_USAGE;
+	}
+	if (cfg->cmd == CMD_HELP || cfg->cmd == CMD_VERSION)
+		return AZ_EXIT_OK;
+
+	/* step 2: the environment (flags override it); step 3: the checks across them */
+	if ((rc = read_connection(cfg, flag, err)) != 0 || (rc = read_sets(cfg, flag, err)) != 0 ||
+	    (rc = read_timeouts(cfg, flag, err)) != 0 ||
+	    (rc = check_command_flags(cfg, flag, err)) != 0 ||
+	    (rc = parse_adopt(cfg, flag, err)) != 0 ||
+	    (rc = parse_backup(cfg, flag, sw.skip_backup, err)) != 0)
 		return rc;
 	return parse_fleet(cfg, flag, err);
 }

@@ -95,9 +95,14 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 			return db_error_exit(master, AZ_EXIT_INTERNAL);
 		res = db_query(master, cfg->tenant_query, 0, NULL, PGRES_TUPLES_OK, err);
 		if (!res) {
-			/* a broken query is the operator's to fix (2); a lost server or a privilege
-			 * is not */
-			int rc = db_error_exit(master, AZ_EXIT_USAGE);
+			/*
+			 * A broken query - or one that tries to write (25006 in this
+			 * READ ONLY transaction) - is the operator's to fix (2); a
+			 * lost server or a missing privilege is not.
+			 */
+			int rc = str_eq(master->sqlstate, "25006")
+			             ? AZ_EXIT_USAGE
+			             : db_error_exit(master, AZ_EXIT_USAGE);
 			char *e = *err;
 			db_rollback(master);
 			*err = xasprintf("AUZDB_TENANT_QUERY failed on master: %s", e);
