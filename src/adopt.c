@@ -68,13 +68,66 @@ static int record(struct dbconn *db, const struct migset *set, const struct ledg
 	return rc;
 }
 
+/*
+ * The live schema is not that of prefix k (SIZE_MAX: of no prefix): logs its
+ * differences from the closest prefix (or from the forced baseline k), and
+ * returns AZ_EXIT_NEEDS_ACTION with *err when no baseline was forced, 0 to go
+ * on with the operator's --adopt-up-to.
+ */
+static int explain_mismatch(const struct config *cfg, const struct dbconn *db,
+                            const struct migset *set, const struct fingerprint *exp, size_t nexp,
+                            const struct fingerprint *live, size_t k, char **err)
+{
+	size_t closest = 0, best = SIZE_MAX;
+	/* the closest prefix (fewest differences, the later one on a tie) */
+	char **lines;
+	size_t n;
+	if (k == SIZE_MAX) {
+		for (size_t i = 0; i < nexp; i++) {
+			struct fp_diff *d;
+			size_t c = fingerprint_diff(&exp[i], live, &d);
+			free(d);
+			if (c <= best) {
+				best = c;
+				closest = i;
+			}
+		}
+	} else {
+		closest = k;
+	}
+	n = fingerprint_diff_lines(&exp[closest], live, &lines);
+	for (size_t i = 0; i < n; i++)
+		log_at(k == SIZE_MAX ? LOG_INFO : LOG_WARN, &(struct log_ctx){db->dbname, NULL, -1},
+		       "differs from the %s: %s",
+		       k == SIZE_MAX ? "closest prefix" : "forced baseline", lines[i]);
+	if (k == SIZE_MAX) {
+		char *some = join_some(lines, n, INLINE_DIFFS);
+		*err =
+		    xasprintf("the live schema matches no prefix of the %zu migrations in %s; the "
+		              "closest is the first %zu (up to %s) with %zu difference%s: %s; "
+		              "nothing was changed: repair the schema, or baseline it with 'auzdb "
+		              "adopt --adopt-up-to NAME'",
+		              set->count, set->source, closest, prefix_name(set, closest), n,
+		              n == 1 ? "" : "s", some);
+		free(some);
+		strv_free(lines, n);
+		return AZ_EXIT_NEEDS_ACTION;
+	}
+	strv_free(lines, n);
+	log_at(LOG_WARN, &(struct log_ctx){db->dbname, NULL, -1},
+	       "--adopt-up-to %s: baselining at the operator's request although the "
+	       "live schema differs from it",
+	       cfg->adopt_up_to);
+	return AZ_EXIT_OK;
+}
+
 int adopt_locked(const struct config *cfg, struct dbconn *db, const struct migset *set,
                  struct shadow_cache *cache, enum adopt_mode mode, size_t *recorded, char **err)
 {
 	const struct fingerprint *exp;
 	struct fingerprint live;
 	struct ledger l;
-	size_t nexp, k = SIZE_MAX, closest = 0, best = SIZE_MAX, missing = 0;
+	size_t nexp, k = SIZE_MAX, missing = 0;
 	int rc;
 
 	*recorded = 0;
@@ -110,46 +163,9 @@ int adopt_locked(const struct config *cfg, struct dbconn *db, const struct migse
 			}
 	}
 	if (k == SIZE_MAX || !fingerprint_equal(&exp[k], &live)) {
-		/* the closest prefix (fewest differences, the later one on a tie) */
-		char **lines;
-		size_t n;
-		if (k == SIZE_MAX) {
-			for (size_t i = 0; i < nexp; i++) {
-				struct fp_diff *d;
-				size_t c = fingerprint_diff(&exp[i], &live, &d);
-				free(d);
-				if (c <= best) {
-					best = c;
-					closest = i;
-				}
-			}
-		} else {
-			closest = k;
-		}
-		n = fingerprint_diff_lines(&exp[closest], &live, &lines);
-		for (size_t i = 0; i < n; i++)
-			log_at(k == SIZE_MAX ? LOG_INFO : LOG_WARN,
-			       &(struct log_ctx){db->dbname, NULL, -1}, "differs from the %s: %s",
-			       k == SIZE_MAX ? "closest prefix" : "forced baseline", lines[i]);
-		if (k == SIZE_MAX) {
-			char *some = join_some(lines, n, INLINE_DIFFS);
-			*err = xasprintf(
-			    "the live schema matches no prefix of the %zu migrations in %s; the "
-			    "closest is the first %zu (up to %s) with %zu difference%s: %s; "
-			    "nothing was changed: repair the schema, or baseline it with 'auzdb "
-			    "adopt --adopt-up-to NAME'",
-			    set->count, set->source, closest, prefix_name(set, closest), n,
-			    n == 1 ? "" : "s", some);
-			free(some);
-			strv_free(lines, n);
-			rc = AZ_EXIT_NEEDS_ACTION;
+		rc = explain_mismatch(cfg, db, set, exp, nexp, &live, k, err);
+		if (rc)
 			goto out;
-		}
-		strv_free(lines, n);
-		log_at(LOG_WARN, &(struct log_ctx){db->dbname, NULL, -1},
-		       "--adopt-up-to %s: baselining at the operator's request although the "
-		       "live schema differs from it",
-		       cfg->adopt_up_to);
 	}
 	for (size_t i = 0; i < k; i++)
 		missing += !ledger_is_applied(&l, set->items[i].name);

@@ -303,6 +303,102 @@ static void track_word(struct sql_splitter *s, const char *w, size_t n)
 	}
 }
 
+/* Inside a comment, string, quoted identifier or dollar quote: one step, the new offset. */
+static size_t split_quoted(struct sql_splitter *s, const char *b, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)b[i];
+	unsigned char d = i + 1 < len ? (unsigned char)b[i + 1] : 0;
+
+	switch (s->state) {
+	case SQ_LINE:
+		if (c == '\n')
+			s->state = SQ_NORMAL;
+		return i + 1;
+	case SQ_BLOCK:
+		if (c == '/' && d == '*') {
+			s->comment_depth++;
+			return i + 2;
+		}
+		if (c == '*' && d == '/') {
+			if (--s->comment_depth == 0)
+				s->state = SQ_NORMAL;
+			return i + 2;
+		}
+		return i + 1;
+	case SQ_SQUOTE:
+	case SQ_ESTRING:
+	case SQ_DQUOTE: {
+		char q = s->state == SQ_DQUOTE ? '"' : '\'';
+		if (s->state == SQ_ESTRING && c == '\\')
+			return i + 2;
+		if (c == (unsigned char)q && d == (unsigned char)q)
+			return i + 2; /* a doubled quote stays inside */
+		if (c == (unsigned char)q)
+			s->state = SQ_NORMAL;
+		return i + 1;
+	}
+	case SQ_DOLLAR:
+		if (c == '$' && i + s->taglen <= len && memcmp(b + i, s->tag, s->taglen) == 0) {
+			s->state = SQ_NORMAL;
+			return i + s->taglen;
+		}
+		return i + 1;
+	default: return i + 1;
+	}
+}
+
+/* The start of a non-blank token at b[i] (not a comment, ';' or '\\'): the new offset. */
+static size_t split_token(struct sql_splitter *s, const char *b, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)b[i];
+	unsigned char d = i + 1 < len ? (unsigned char)b[i + 1] : 0;
+
+	s->nonblank = true;
+	if (c == '\'') {
+		s->state = SQ_SQUOTE;
+		return i + 1;
+	}
+	if (c == '"') {
+		s->state = SQ_DQUOTE;
+		return i + 1;
+	}
+	if (c == '$' && !(d >= '0' && d <= '9')) {
+		size_t j = i + 1;
+		while (j < len && j - i < sizeof s->tag - 2 &&
+		       (isalnum((unsigned char)b[j]) || b[j] == '_' || (unsigned char)b[j] >= 0x80))
+			j++;
+		if (j < len && b[j] == '$') {
+			s->taglen = j - i + 1;
+			memcpy(s->tag, b + i, s->taglen);
+			s->state = SQ_DOLLAR;
+			return j + 1;
+		}
+		return i + 1;
+	}
+	if (ident_start(c)) {
+		size_t j = i;
+		while (j < len && ident_char((unsigned char)b[j]))
+			j++;
+		if (j - i == 1 && (c == 'e' || c == 'E') && j < len && b[j] == '\'') {
+			s->state = SQ_ESTRING;
+			return j + 1;
+		}
+		track_word(s, b + i, j - i);
+		return j;
+	}
+	if (c == '(') {
+		s->paren++;
+	} else if (c == ')' && s->paren > 0) {
+		s->paren--;
+	} else if (c >= '0' && c <= '9') {
+		/* a number: do not let 1e5 or 12abc look like E'' */
+		while (i < len && (isalnum((unsigned char)b[i]) || b[i] == '.'))
+			i++;
+		return i;
+	}
+	return i + 1;
+}
+
 size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_split_result *res)
 {
 	size_t i = 0;
@@ -312,52 +408,9 @@ size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_spl
 		unsigned char c = (unsigned char)b[i];
 		unsigned char d = i + 1 < len ? (unsigned char)b[i + 1] : 0;
 
-		switch (s->state) {
-		case SQ_LINE:
-			if (c == '\n')
-				s->state = SQ_NORMAL;
-			i++;
-			continue;
-		case SQ_BLOCK:
-			if (c == '/' && d == '*') {
-				s->comment_depth++;
-				i += 2;
-			} else if (c == '*' && d == '/') {
-				if (--s->comment_depth == 0)
-					s->state = SQ_NORMAL;
-				i += 2;
-			} else {
-				i++;
-			}
-			continue;
-		case SQ_SQUOTE:
-		case SQ_ESTRING:
-		case SQ_DQUOTE: {
-			char q = s->state == SQ_DQUOTE ? '"' : '\'';
-			if (s->state == SQ_ESTRING && c == '\\') {
-				i += 2;
-			} else if (c == (unsigned char)q && d == (unsigned char)q) {
-				i += 2; /* a doubled quote stays inside */
-			} else {
-				if (c == (unsigned char)q)
-					s->state = SQ_NORMAL;
-				i++;
-			}
-			continue;
-		}
-		case SQ_DOLLAR:
-			if (c == '$' && i + s->taglen <= len &&
-			    memcmp(b + i, s->tag, s->taglen) == 0) {
-				s->state = SQ_NORMAL;
-				i += s->taglen;
-			} else {
-				i++;
-			}
-			continue;
-		default: break;
-		}
-
-		if (isspace(c)) {
+		if (s->state != SQ_NORMAL) {
+			i = split_quoted(s, b, len, i);
+		} else if (isspace(c)) {
 			i++;
 		} else if (c == '-' && d == '-') {
 			s->state = SQ_LINE;
@@ -374,53 +427,7 @@ size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_spl
 			*res = SQL_END;
 			return i + 1;
 		} else {
-			s->nonblank = true;
-			if (c == '\'') {
-				s->state = SQ_SQUOTE;
-				i++;
-			} else if (c == '"') {
-				s->state = SQ_DQUOTE;
-				i++;
-			} else if (c == '$' && !(d >= '0' && d <= '9')) {
-				size_t j = i + 1;
-				while (j < len && j - i < sizeof s->tag - 2 &&
-				       (isalnum((unsigned char)b[j]) || b[j] == '_' ||
-				        (unsigned char)b[j] >= 0x80))
-					j++;
-				if (j < len && b[j] == '$') {
-					s->taglen = j - i + 1;
-					memcpy(s->tag, b + i, s->taglen);
-					s->state = SQ_DOLLAR;
-					i = j + 1;
-				} else {
-					i++;
-				}
-			} else if (ident_start(c)) {
-				size_t j = i;
-				while (j < len && ident_char((unsigned char)b[j]))
-					j++;
-				if (j - i == 1 && (c == 'e' || c == 'E') && j < len &&
-				    b[j] == '\'') {
-					s->state = SQ_ESTRING;
-					i = j + 1;
-					continue;
-				}
-				track_word(s, b + i, j - i);
-				i = j;
-			} else {
-				if (c == '(')
-					s->paren++;
-				else if (c == ')' && s->paren > 0)
-					s->paren--;
-				else if (c >= '0' && c <= '9') {
-					/* a number: do not let 1e5 or 12abc look like E'' */
-					while (i < len &&
-					       (isalnum((unsigned char)b[i]) || b[i] == '.'))
-						i++;
-					continue;
-				}
-				i++;
-			}
+			i = split_token(s, b, len, i);
 		}
 	}
 	return i;
