@@ -249,11 +249,73 @@ static int create_database(const struct config *cfg, const char *url, const char
 	return rc;
 }
 
+/* Checks a URL before any attempt: its libpq form (Prisma's parameters taken out) and schema. */
+static int parse_url(const struct config *cfg, const char *url, char **libpq_url, char **schema,
+                     char **err)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts;
+
+	*libpq_url = strip_prisma_params(url, schema);
+	opts = PQconninfoParse(*libpq_url, &perr);
+	if (!opts) {
+		char *m = one_line(perr ? perr : "out of memory");
+		*err = xasprintf("malformed database URL in %s: %s",
+		                 cfg->url_source ? cfg->url_source : "the configuration", m);
+		free(m);
+		PQfreemem(perr);
+		free(*libpq_url);
+		free(*schema);
+		*libpq_url = *schema = NULL;
+		return AZ_EXIT_USAGE;
+	}
+	PQconninfoFree(opts);
+	return AZ_EXIT_OK;
+}
+
+/* The name of the database to create when it is missing (*dbn: what the caller frees). */
+static const char *missing_db_name(const char *dbname_override, const char *libpq_url, char **dbn)
+{
+	PQconninfoOption *o;
+
+	*dbn = NULL;
+	if (dbname_override)
+		return dbname_override;
+	if (libpq_url && (o = PQconninfoParse(libpq_url, NULL)) != NULL) {
+		for (PQconninfoOption *p = o; p->keyword; p++)
+			if (str_eq(p->keyword, "dbname") && p->val)
+				*dbn = xstrdup(p->val);
+		PQconninfoFree(o);
+		if (*dbn)
+			return *dbn;
+	}
+	return getenv("PGDATABASE");
+}
+
+/* A connection that just opened: watched for stops, named for logs, its session set up. */
+static int session_ready(struct dbconn *db, bool may_create, char **err)
+{
+	char *q;
+
+	signals_watch(db->pg); /* a stop cancels whatever this connection runs */
+	db->dbname = xstrdup(PQdb(db->pg));
+	db->where = xasprintf("%s@%s:%s/%s", PQuser(db->pg),
+	                      PQhost(db->pg) && *PQhost(db->pg) ? PQhost(db->pg) : "localhost",
+	                      PQport(db->pg), PQdb(db->pg));
+	q = PQescapeIdentifier(db->pg, db->schema, strlen(db->schema));
+	if (!q) {
+		*err = xasprintf("cannot quote schema name: %s", PQerrorMessage(db->pg));
+		return AZ_EXIT_USAGE;
+	}
+	db->qschema = xstrdup(q);
+	PQfreemem(q);
+	return setup_session(db, may_create, err);
+}
+
 int db_connect(const struct config *cfg, const char *url, const char *dbname_override,
                bool create_missing, struct dbconn *db, char **err)
 {
-	char *libpq_url = NULL, *schema = NULL, *perr = NULL;
-	PQconninfoOption *opts;
+	char *libpq_url = NULL, *schema = NULL;
 	long long deadline = now_ms() + cfg->wait_timeout_s * 1000LL;
 	long delay = 250;
 	int attempt = 0, rc;
@@ -262,20 +324,9 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 	memset(db, 0, sizeof *db);
 	*err = NULL;
 	if (url) {
-		libpq_url = strip_prisma_params(url, &schema);
-		opts = PQconninfoParse(libpq_url, &perr);
-		if (!opts) {
-			char *m = one_line(perr ? perr : "out of memory");
-			*err =
-			    xasprintf("malformed database URL in %s: %s",
-			              cfg->url_source ? cfg->url_source : "the configuration", m);
-			free(m);
-			PQfreemem(perr);
-			free(libpq_url);
-			free(schema);
-			return AZ_EXIT_USAGE;
-		}
-		PQconninfoFree(opts);
+		rc = parse_url(cfg, url, &libpq_url, &schema, err);
+		if (rc)
+			return rc;
 	}
 	db->schema = schema ? schema : xstrdup("public");
 
@@ -299,18 +350,8 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 		PQfinish(db->pg);
 		db->pg = NULL;
 		if (cf == CF_NO_DATABASE && create_missing) {
-			const char *name = dbname_override;
-			PQconninfoOption *o = NULL;
 			char *dbn = NULL;
-			if (!name && libpq_url && (o = PQconninfoParse(libpq_url, NULL)) != NULL) {
-				for (PQconninfoOption *p = o; p->keyword; p++)
-					if (str_eq(p->keyword, "dbname") && p->val)
-						dbn = xstrdup(p->val);
-				PQconninfoFree(o);
-				name = dbn;
-			}
-			if (!name)
-				name = getenv("PGDATABASE");
+			const char *name = missing_db_name(dbname_override, libpq_url, &dbn);
 			if (name) {
 				free(m);
 				rc = create_database(cfg, url, name, err);
@@ -358,27 +399,10 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 		db_close(db);
 		return rc;
 	}
-	signals_watch(db->pg); /* a stop cancels whatever this connection runs */
-	db->dbname = xstrdup(PQdb(db->pg));
-	db->where = xasprintf("%s@%s:%s/%s", PQuser(db->pg),
-	                      PQhost(db->pg) && *PQhost(db->pg) ? PQhost(db->pg) : "localhost",
-	                      PQport(db->pg), PQdb(db->pg));
-	{
-		char *q = PQescapeIdentifier(db->pg, db->schema, strlen(db->schema));
-		if (!q) {
-			*err = xasprintf("cannot quote schema name: %s", PQerrorMessage(db->pg));
-			db_close(db);
-			return AZ_EXIT_USAGE;
-		}
-		db->qschema = xstrdup(q);
-		PQfreemem(q);
-	}
-	rc = setup_session(db, may_create, err);
-	if (rc) {
+	rc = session_ready(db, may_create, err);
+	if (rc)
 		db_close(db);
-		return rc;
-	}
-	return AZ_EXIT_OK;
+	return rc;
 }
 
 void db_close(struct dbconn *db)
