@@ -13,6 +13,7 @@
 #include "adopt.h"
 #include "exitcodes.h"
 #include "fingerprint.h"
+#include "json.h"
 #include "ledger.h"
 #include "log.h"
 #include "signals.h"
@@ -155,48 +156,33 @@ static void verified_free(struct verified *v)
 	free(v->error);
 }
 
-static void json_str(struct strbuf *sb, const char *key, const char *val)
-{
-	sb_addf(sb, "\"%s\":", key);
-	if (!val) {
-		sb_adds(sb, "null");
-		return;
-	}
-	sb_addc(sb, '"');
-	sb_add_json(sb, val);
-	sb_addc(sb, '"');
-}
-
 static char *verify_json(const struct verified *v, size_t n, int code, long long ms)
 {
-	struct strbuf sb;
-	sb_init(&sb);
-	sb_addf(&sb, "{\"command\":\"verify\",\"duration_ms\":%lld,\"exit_code\":%d,", ms, code);
-	json_str(&sb, "result", az_exit_name(code));
-	sb_adds(&sb, ",\"databases\":[");
+	struct json j;
+	json_init(&j);
+	json_object(&j, NULL);
+	json_string(&j, "command", "verify");
+	json_int(&j, "duration_ms", ms);
+	json_int(&j, "exit_code", code);
+	json_string(&j, "result", az_exit_name(code));
+	json_array(&j, "databases");
 	for (size_t i = 0; i < n; i++) {
-		sb_adds(&sb, i ? ",{" : "{");
-		json_str(&sb, "name", v[i].database);
-		sb_adds(&sb, ",");
-		json_str(&sb, "role", v[i].role);
-		sb_adds(&sb, ",");
-		json_str(&sb, "slug", v[i].slug);
-		sb_addf(&sb, ",\"applied\":%zu,\"migrations\":%zu,", v[i].applied, v[i].total);
-		json_str(&sb, "state", v[i].error ? "error" : v[i].ndiff ? "drift" : "identical");
-		sb_adds(&sb, ",\"differences\":[");
-		for (size_t k = 0; k < v[i].ndiff; k++) {
-			sb_adds(&sb, k ? ",\"" : "\"");
-			sb_add_json(&sb, v[i].diff[k]);
-			sb_addc(&sb, '"');
-		}
-		sb_adds(&sb, "],");
-		json_str(&sb, "note", v[i].note);
-		sb_addf(&sb, ",\"exit_code\":%d,", v[i].exit_code);
-		json_str(&sb, "error", v[i].error);
-		sb_adds(&sb, "}");
+		json_object(&j, NULL);
+		json_string(&j, "name", v[i].database);
+		json_string(&j, "role", v[i].role);
+		json_string(&j, "slug", v[i].slug);
+		json_uint(&j, "applied", v[i].applied);
+		json_uint(&j, "migrations", v[i].total);
+		json_string(&j, "state", v[i].error ? "error" : v[i].ndiff ? "drift" : "identical");
+		json_strings(&j, "differences", v[i].diff, v[i].ndiff);
+		json_string(&j, "note", v[i].note);
+		json_int(&j, "exit_code", v[i].exit_code);
+		json_string(&j, "error", v[i].error);
+		json_end(&j);
 	}
-	sb_adds(&sb, "]}");
-	return sb.buf; /* the caller frees it */
+	json_end(&j);
+	json_end(&j);
+	return json_finish(&j);
 }
 
 /* Writes text to path, mode 0600, through a temp file and a rename. */

@@ -15,6 +15,7 @@
 
 #include "exitcodes.h"
 #include "fleet.h"
+#include "json.h"
 #include "log.h"
 #include "migset.h"
 #include "report.h"
@@ -35,17 +36,6 @@ static void print_list(const char *dbname, const char *what, char **names, size_
 		sb_addf(&sb, "%s%s", i ? ", " : "", names[i]);
 	out_line("  %s %s: %s", dbname, what, sb.buf);
 	sb_free(&sb);
-}
-
-static void json_list(struct strbuf *sb, const char *key, char **names, size_t n)
-{
-	sb_addf(sb, ",\"%s\":[", key);
-	for (size_t i = 0; i < n; i++) {
-		sb_adds(sb, i ? ",\"" : "\"");
-		sb_add_json(sb, names[i]);
-		sb_adds(sb, "\"");
-	}
-	sb_adds(sb, "]");
 }
 
 int cmd_status_one(const struct config *cfg)
@@ -82,22 +72,25 @@ int cmd_status_one(const struct config *cfg)
 		rc = AZ_EXIT_PENDING;
 
 	if (log_get_format() == LOG_JSON) {
-		struct strbuf sb;
-		sb_init(&sb);
-		sb_adds(&sb, "{\"database\":\"");
-		sb_add_json(&sb, db.dbname);
-		sb_addf(&sb,
-		        "\",\"set\":\"%s\",\"state\":\"%s\",\"ledger\":%s,\"applied\":%zu,"
-		        "\"pending_count\":%zu",
-		        set_kind_name(set.kind), state, p.ledger_exists ? "true" : "false",
-		        p.applied, p.npending);
-		json_list(&sb, "pending", pending, p.npending);
-		json_list(&sb, "failed", p.failed, p.nfailed);
-		json_list(&sb, "checksum_drift", p.drifted, p.ndrifted);
-		json_list(&sb, "not_found_locally", p.unknown, p.nunknown);
-		sb_addf(&sb, ",\"exit_code\":%d}", rc);
-		out_line("%s", sb.buf);
-		sb_free(&sb);
+		struct json j;
+		char *doc;
+		json_init(&j);
+		json_object(&j, NULL);
+		json_string(&j, "database", db.dbname);
+		json_string(&j, "set", set_kind_name(set.kind));
+		json_string(&j, "state", state);
+		json_bool(&j, "ledger", p.ledger_exists);
+		json_uint(&j, "applied", p.applied);
+		json_uint(&j, "pending_count", p.npending);
+		json_strings(&j, "pending", pending, p.npending);
+		json_strings(&j, "failed", p.failed, p.nfailed);
+		json_strings(&j, "checksum_drift", p.drifted, p.ndrifted);
+		json_strings(&j, "not_found_locally", p.unknown, p.nunknown);
+		json_int(&j, "exit_code", rc);
+		json_end(&j);
+		doc = json_finish(&j);
+		out_line("%s", doc);
+		free(doc);
 	} else {
 		out_line("%-24s %-7s %-14s applied %zu/%zu  pending %zu  failed %zu  drift %zu",
 		         db.dbname, set_kind_name(set.kind), state, p.applied, set.count,

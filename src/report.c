@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "exitcodes.h"
+#include "json.h"
 #include "log.h"
 #include "signals.h"
 
@@ -113,74 +114,66 @@ void report_print_table(const struct report *r)
 	         az_exit_name(report_exit_code(r)), report_exit_code(r));
 }
 
-static void json_str(struct strbuf *sb, const char *key, const char *v)
-{
-	sb_addf(sb, "\"%s\":", key);
-	if (!v) {
-		sb_adds(sb, "null");
-		return;
-	}
-	sb_addc(sb, '"');
-	sb_add_json(sb, v);
-	sb_addc(sb, '"');
-}
-
 char *report_json(const struct report *r)
 {
-	struct strbuf sb;
+	struct json j;
 	int code = report_exit_code(r);
+	char *doc, *clean;
 
-	sb_init(&sb);
-	sb_adds(&sb, "{");
-	json_str(&sb, "command", r->command);
-	sb_adds(&sb, ",");
-	json_str(&sb, "started_at", r->started_at);
-	sb_addf(&sb, ",\"duration_ms\":%lld,\"exit_code\":%d,", now_ms() - r->start_ms, code);
-	json_str(&sb, "result", az_exit_name(code));
-	sb_adds(&sb, ",\"databases\":[");
+	json_init(&j);
+	json_object(&j, NULL);
+	json_string(&j, "command", r->command);
+	json_string(&j, "started_at", r->started_at);
+	json_int(&j, "duration_ms", now_ms() - r->start_ms);
+	json_int(&j, "exit_code", code);
+	json_string(&j, "result", az_exit_name(code));
+	json_array(&j, "databases");
 	for (size_t i = 0; i < r->count; i++) {
 		const struct db_outcome *o = &r->dbs[i];
-		sb_adds(&sb, i ? ",{" : "{");
-		json_str(&sb, "name", o->database);
-		sb_adds(&sb, ",");
-		json_str(&sb, "role", o->role);
-		sb_adds(&sb, ",");
-		json_str(&sb, "slug", o->slug);
-		sb_adds(&sb, ",");
-		json_str(&sb, "state_before", o->state_before);
-		sb_adds(&sb, ",");
-		json_str(&sb, "state_after", o->state_after);
-		sb_adds(&sb, ",");
-		json_str(&sb, "detail", o->detail && *o->detail ? o->detail : NULL);
-		sb_addf(&sb, ",\"applied_before\":%zu,\"pending_before\":%zu,\"applied\":[",
-		        o->applied_before, o->pending_before);
+		json_object(&j, NULL);
+		json_string(&j, "name", o->database);
+		json_string(&j, "role", o->role);
+		json_string(&j, "slug", o->slug);
+		json_string(&j, "state_before", o->state_before);
+		json_string(&j, "state_after", o->state_after);
+		json_string(&j, "detail", o->detail && *o->detail ? o->detail : NULL);
+		json_uint(&j, "applied_before", o->applied_before);
+		json_uint(&j, "pending_before", o->pending_before);
+		json_array(&j, "applied");
 		for (size_t k = 0; k < o->ndone; k++) {
-			sb_adds(&sb, k ? ",{" : "{");
-			json_str(&sb, "name", o->done[k].name);
-			sb_addf(&sb, ",\"duration_ms\":%lld}", o->done[k].duration_ms);
+			json_object(&j, NULL);
+			json_string(&j, "name", o->done[k].name);
+			json_int(&j, "duration_ms", o->done[k].duration_ms);
+			json_end(&j);
 		}
-		sb_addf(&sb, "],\"exit_code\":%d,", o->exit_code);
+		json_end(&j);
+		json_int(&j, "exit_code", o->exit_code);
 		if (o->exit_code) {
-			sb_addf(&sb, "\"error\":{\"code\":%d,\"name\":\"%s\",", o->exit_code,
-			        az_exit_name(o->exit_code));
-			json_str(&sb, "message", o->error);
-			sb_adds(&sb, "},");
+			json_object(&j, "error");
+			json_int(&j, "code", o->exit_code);
+			json_string(&j, "name", az_exit_name(o->exit_code));
+			json_string(&j, "message", o->error);
+			json_end(&j);
 		} else {
-			sb_adds(&sb, "\"error\":null,");
+			json_null(&j, "error");
 		}
-		json_str(&sb, "backup_file", o->backup_file);
-		sb_addf(&sb, ",\"duration_ms\":%lld}", o->duration_ms);
+		json_string(&j, "backup_file", o->backup_file);
+		json_int(&j, "duration_ms", o->duration_ms);
+		json_end(&j);
 	}
-	sb_addf(&sb,
-	        "],\"totals\":{\"databases\":%zu,\"ok\":%zu,\"failed\":%zu,\"migrations_applied\":%"
-	        "zu}}",
-	        r->count, r->count - total_failed(r), total_failed(r), total_applied(r));
-	{
-		/* the report may quote server messages: scrub secrets once more */
-		char *clean = log_scrub(sb.buf);
-		sb_free(&sb);
-		return clean;
-	}
+	json_end(&j);
+	json_object(&j, "totals");
+	json_uint(&j, "databases", r->count);
+	json_uint(&j, "ok", r->count - total_failed(r));
+	json_uint(&j, "failed", total_failed(r));
+	json_uint(&j, "migrations_applied", total_applied(r));
+	json_end(&j);
+	json_end(&j);
+	doc = json_finish(&j);
+	/* the report may quote server messages: scrub secrets once more */
+	clean = log_scrub(doc);
+	free(doc);
+	return clean;
 }
 
 static bool write_all(int fd, const char *p, size_t n)
