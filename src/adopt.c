@@ -97,8 +97,7 @@ static int explain_mismatch(const struct config *cfg, const struct dbconn *db,
 	}
 	n = fingerprint_diff_lines(&exp[closest], live, &lines);
 	for (size_t i = 0; i < n; i++)
-		log_at(k == SIZE_MAX ? LOG_INFO : LOG_WARN, &(struct log_ctx){db->dbname, NULL, -1},
-		       "differs from the %s: %s",
+		log_db(k == SIZE_MAX ? LOG_INFO : LOG_WARN, db->dbname, "differs from the %s: %s",
 		       k == SIZE_MAX ? "closest prefix" : "forced baseline", lines[i]);
 	if (k == SIZE_MAX) {
 		char *some = join_some(lines, n, INLINE_DIFFS);
@@ -114,7 +113,7 @@ static int explain_mismatch(const struct config *cfg, const struct dbconn *db,
 		return AZ_EXIT_NEEDS_ACTION;
 	}
 	strv_free(lines, n);
-	log_at(LOG_WARN, &(struct log_ctx){db->dbname, NULL, -1},
+	log_db(LOG_WARN, db->dbname,
 	       "--adopt-up-to %s: baselining at the operator's request although the "
 	       "live schema differs from it",
 	       cfg->adopt_up_to);
@@ -177,7 +176,7 @@ int adopt_locked(const struct config *cfg, struct dbconn *db, const struct migse
 			    "%zu migrations",
 			    set->items[i].name, k);
 	if (missing == 0) {
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		log_db(LOG_INFO, db->dbname,
 		       "the live schema is that of the first %zu migrations (up to %s), and the "
 		       "ledger records them: nothing to adopt",
 		       k, prefix_name(set, k));
@@ -206,7 +205,7 @@ int adopt_locked(const struct config *cfg, struct dbconn *db, const struct migse
 				log_at(LOG_INFO,
 				       &(struct log_ctx){db->dbname, set->items[i].name, -1},
 				       "adopted %s: recorded as applied", set->items[i].name);
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		log_db(LOG_INFO, db->dbname,
 		       "adopted: the schema is that of the first %zu migrations (up to %s); %zu "
 		       "recorded as applied, %zu to apply",
 		       k, prefix_name(set, k), *recorded, set->count - k);

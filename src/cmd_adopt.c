@@ -315,8 +315,7 @@ int cmd_verify(const struct config *cfg)
 		if (log_get_format() != LOG_JSON)
 			print_verified(&v[i]);
 		for (size_t k = 0; k < v[i].ndiff; k++)
-			log_at(LOG_DEBUG, &(struct log_ctx){v[i].database, NULL, -1}, "drift: %s",
-			       v[i].diff[k]);
+			log_db(LOG_DEBUG, v[i].database, "drift: %s", v[i].diff[k]);
 	}
 	if (!code && drift)
 		code = AZ_EXIT_NEEDS_ACTION;

@@ -37,8 +37,8 @@ int cmd_migrate(const struct config *cfg)
 		migset_free(&set);
 		return log_fail(rc, NULL, err);
 	}
-	log_at(LOG_INFO, &(struct log_ctx){db.dbname, NULL, -1},
-	       "connected to %s; %zu migrations in %s", db.where, set.count, set.source);
+	log_db(LOG_INFO, db.dbname, "connected to %s; %zu migrations in %s", db.where, set.count,
+	       set.source);
 	warn_if_no_backup(cfg);
 	{
 		struct backup_set *bs =

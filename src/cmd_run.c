@@ -103,7 +103,7 @@ int cmd_status_one(const struct config *cfg)
 			out_line("Database schema is up to date!");
 	}
 	if (err) {
-		log_at(LOG_WARN, &(struct log_ctx){db.dbname, NULL, -1}, "%s", err);
+		log_db(LOG_WARN, db.dbname, "%s", err);
 		free(err);
 	}
 	free(pending);
@@ -148,8 +148,7 @@ int cmd_run(const struct config *cfg)
 		log_error("master: %s", err);
 		goto out;
 	}
-	log_at(LOG_INFO, &(struct log_ctx){master.dbname, NULL, -1}, "connected to master %s",
-	       master.where);
+	log_db(LOG_INFO, master.dbname, "connected to master %s", master.where);
 	if (cfg->shard_index == 0) {
 		rc = migrate_database(cfg, &master, &mset, bs, mo);
 	} else {

@@ -225,8 +225,7 @@ static int setup_session(struct dbconn *db, bool create_schema, char **err)
 		free(sql);
 		if (!ok)
 			return db_error_exit(db, AZ_EXIT_AUTH);
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "created schema %s",
-		       db->qschema);
+		log_db(LOG_INFO, db->dbname, "created schema %s", db->qschema);
 	}
 	return AZ_EXIT_OK;
 }
@@ -599,7 +598,7 @@ int db_lock(struct dbconn *db, long timeout_s, char **err)
 			return AZ_EXIT_LOCK;
 		}
 		if (!announced) {
-			log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+			log_db(LOG_INFO, db->dbname,
 			       "waiting for migration lock %d held by another session (up to %lds)",
 			       AZ_LOCK_KEY, timeout_s);
 			announced = true;

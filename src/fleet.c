@@ -99,7 +99,7 @@ static void run_tenant(struct pool *pl, size_t i)
 	if (t->invalid) {
 		o->exit_code = AZ_EXIT_USAGE;
 		o->error = xasprintf("tenant slug '%s' rejected: %s", t->slug, t->invalid);
-		log_at(LOG_ERROR, &(struct log_ctx){t->database, NULL, -1}, "%s", o->error);
+		log_db(LOG_ERROR, t->database, "%s", o->error);
 		return;
 	}
 	rc = tenant_connect(pl->cfg, t, &db, &err);
@@ -107,7 +107,7 @@ static void run_tenant(struct pool *pl, size_t i)
 		o->exit_code = rc;
 		o->error = err;
 		o->state_after = xstrdup("unreachable");
-		log_at(LOG_ERROR, &(struct log_ctx){t->database, NULL, -1}, "%s", err);
+		log_db(LOG_ERROR, t->database, "%s", err);
 		return;
 	}
 	if (pl->job == JOB_MIGRATE)
@@ -262,7 +262,7 @@ int fleet_wait_for_master(const struct config *cfg, struct dbconn *master, const
 			    cfg->wait_timeout_s, cfg->shard_index, cfg->shard_count);
 			return AZ_EXIT_UNREACHABLE;
 		}
-		log_at(LOG_INFO, &(struct log_ctx){master->dbname, NULL, -1},
+		log_db(LOG_INFO, master->dbname,
 		       "shard %ld/%ld: waiting for master to be up to date", cfg->shard_index,
 		       cfg->shard_count);
 		sleep_ms(delay);

@@ -160,8 +160,7 @@ void out_line(const char *fmt, ...)
 
 int log_fail(int rc, const char *database, char *err)
 {
-	log_at(LOG_ERROR, &(struct log_ctx){database, NULL, -1}, "%s",
-	       err ? err : az_exit_name(rc));
+	log_db(LOG_ERROR, database, "%s", err ? err : az_exit_name(rc));
 	free(err);
 	return rc;
 }

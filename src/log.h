@@ -36,6 +36,9 @@ void log_at(enum log_level lvl, const struct log_ctx *ctx, const char *fmt, ...)
 #define log_info(...)  log_at(LOG_INFO, LOG_NOCTX, __VA_ARGS__)
 #define log_warn(...)  log_at(LOG_WARN, LOG_NOCTX, __VA_ARGS__)
 #define log_error(...) log_at(LOG_ERROR, LOG_NOCTX, __VA_ARGS__)
+/* A line about one database (shown as "[database] ..." in text). */
+#define log_db(lvl, database, ...)                                                                 \
+	log_at((lvl), &(struct log_ctx){(database), NULL, -1}, __VA_ARGS__)
 
 /* Prints a line of plain output (tables, status lines) to stdout, scrubbed. */
 void out_line(const char *fmt, ...) AZ_PRINTF(1, 2);

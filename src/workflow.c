@@ -19,7 +19,7 @@ static int fail_outcome(struct db_outcome *out, int rc, char *err)
 		                           : rc == AZ_EXIT_INTERRUPTED ? "interrupted"
 		                                                       : "unchanged");
 	out->error = err;
-	log_at(LOG_ERROR, &(struct log_ctx){out->database, NULL, -1}, "%s", err ? err : "failed");
+	log_db(LOG_ERROR, out->database, "%s", err ? err : "failed");
 	return rc;
 }
 
@@ -48,8 +48,7 @@ static int backup_first(const struct config *cfg, struct dbconn *db, const struc
 	int rc;
 
 	if (!want) {
-		log_at(LOG_DEBUG, &(struct log_ctx){db->dbname, NULL, -1},
-		       "nothing to migrate: no backup needed");
+		log_db(LOG_DEBUG, db->dbname, "nothing to migrate: no backup needed");
 		return AZ_EXIT_OK;
 	}
 	rc = backup_database(bs, db, &out->backup_file, &err);
@@ -73,8 +72,7 @@ static void warn_plan(const struct dbconn *db, const struct migset *set, const s
 
 static void log_up_to_date(const struct dbconn *db, size_t applied)
 {
-	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
-	       "up to date: %zu migration%s applied, none pending", applied,
+	log_db(LOG_INFO, db->dbname, "up to date: %zu migration%s applied, none pending", applied,
 	       applied == 1 ? "" : "s");
 }
 
@@ -137,8 +135,7 @@ int migrate_database(const struct config *cfg, struct dbconn *db, const struct m
 
 static void log_dry_run(const struct dbconn *db, const struct migset *set, const struct plan *p)
 {
-	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
-	       "dry run: %zu applied, %zu pending%s", p->applied, p->npending,
+	log_db(LOG_INFO, db->dbname, "dry run: %zu applied, %zu pending%s", p->applied, p->npending,
 	       p->ledger_exists ? "" : " (the ledger table would be created)");
 	for (size_t i = 0; i < p->npending; i++) {
 		const struct migration *m = &set->items[p->pending[i]];
@@ -162,8 +159,7 @@ static int apply_pending(const struct config *cfg, struct dbconn *db, const stru
 		rc = ledger_create(db, err);
 		if (rc)
 			return rc;
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
-		       "created the _prisma_migrations ledger");
+		log_db(LOG_INFO, db->dbname, "created the _prisma_migrations ledger");
 	}
 	if (p->npending == 0)
 		log_up_to_date(db, p->applied);
