@@ -13,6 +13,7 @@
 #include "adopt.h"
 #include "exitcodes.h"
 #include "fingerprint.h"
+#include "fleet.h"
 #include "json.h"
 #include "ledger.h"
 #include "log.h"
@@ -235,6 +236,46 @@ static void print_verified(const struct verified *v)
 		out_line("    note: %s", v->note);
 }
 
+/* verify over the tenants, through fleet_each: slot i of vs is tenant i's */
+struct verify_job {
+	const struct tenant_list *tenants;
+	const struct migset *set;
+	struct shadow_cache *cache;
+	struct verified *vs;
+};
+
+static void verify_start(struct verify_job *vj, size_t i)
+{
+	struct verified *t = &vj->vs[i];
+	t->database = xstrdup(vj->tenants->items[i].database);
+	t->slug = xstrdup(vj->tenants->items[i].slug);
+	t->role = "tenant";
+	t->total = vj->set->count;
+}
+
+static void verify_tenant(void *arg, size_t i, struct dbconn *db, long long t0)
+{
+	struct verify_job *vj = arg;
+	(void)t0;
+	verify_start(vj, i);
+	verify_one(db, vj->set, vj->cache, &vj->vs[i]);
+}
+
+static void verify_not_run(void *arg, size_t i, int rc, char *err, const char *state)
+{
+	struct verify_job *vj = arg;
+	(void)state;
+	verify_start(vj, i);
+	vj->vs[i].exit_code = rc;
+	vj->vs[i].error = err;
+}
+
+static bool verify_failed(void *arg, size_t i)
+{
+	const struct verify_job *vj = arg;
+	return vj->vs[i].exit_code != AZ_EXIT_OK;
+}
+
 int cmd_verify(const struct config *cfg)
 {
 	struct migset mset = {0}, tset = {0};
@@ -281,31 +322,17 @@ int cmd_verify(const struct config *cfg)
 	}
 	db_close(&master);
 	v = xrealloc(v, (1 + tl.count) * sizeof *v);
-	for (size_t i = 0; i < tl.count; i++) {
-		struct verified *t = &v[n++];
-		struct dbconn db;
-		memset(t, 0, sizeof *t);
-		t->database = xstrdup(tl.items[i].database);
-		t->slug = xstrdup(tl.items[i].slug);
-		t->role = "tenant";
-		t->total = tset.count;
-		if (signals_stop_requested()) {
-			t->exit_code = AZ_EXIT_INTERRUPTED;
-			t->error = xstrdup("not verified: stopped by a signal");
-			continue;
-		}
-		if (tl.items[i].invalid) {
-			t->exit_code = AZ_EXIT_USAGE;
-			t->error = xasprintf("slug rejected: %s", tl.items[i].invalid);
-			continue;
-		}
-		rc = tenant_connect(cfg, &tl.items[i], &db, &t->error);
-		if (rc) {
-			t->exit_code = rc;
-			continue;
-		}
-		verify_one(&db, &tset, &tcache, t);
-		db_close(&db);
+	memset(v + 1, 0, tl.count * sizeof *v);
+	if (tl.count) {
+		struct verify_job vj = {&tl, &tset, &tcache, v + 1};
+		struct fleet_job fj = {.cfg = cfg,
+		                       .tenants = &tl,
+		                       .one = verify_tenant,
+		                       .not_run = verify_not_run,
+		                       .failed = verify_failed,
+		                       .arg = &vj};
+		fleet_each(&fj);
+		n += tl.count;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].exit_code == AZ_EXIT_NEEDS_ACTION)

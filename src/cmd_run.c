@@ -192,7 +192,7 @@ int cmd_run(const struct config *cfg)
 	         cfg->shard_count > 1 ? " in this shard" : "");
 	if (tl.count) {
 		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
-		fleet_each(cfg, &tset, &tl, JOB_MIGRATE, bs, outs);
+		fleet_outcomes(cfg, &tset, &tl, JOB_MIGRATE, bs, outs);
 		for (size_t i = 0; i < tl.count; i++)
 			*report_add(&r) = outs[i];
 		free(outs);
@@ -263,7 +263,7 @@ int cmd_fleet_status(const struct config *cfg, bool list_only)
 	tenants_shard(&tl, cfg->shard_index, cfg->shard_count);
 	if (tl.count) {
 		struct db_outcome *outs = xcalloc(tl.count, sizeof *outs);
-		fleet_each(cfg, &tset, &tl, JOB_STATUS, NULL, outs);
+		fleet_outcomes(cfg, &tset, &tl, JOB_STATUS, NULL, outs);
 		for (size_t i = 0; i < tl.count; i++)
 			*report_add(&r) = outs[i];
 		free(outs);

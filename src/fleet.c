@@ -21,17 +21,11 @@
 #include <unistd.h>
 
 struct pool {
-	const struct config *cfg;
-	const struct migset *set;
-	const struct tenant_list *tenants;
-	struct db_outcome *outs; /* one per tenant, zeroed */
-	enum job job;
-	struct backup_set *bs; /* JOB_MIGRATE: the run's backups, or NULL */
+	const struct fleet_job *job;
 	pthread_mutex_t mu;
 	size_t next, done, failed;
 	bool stop;
 	long long start;
-	struct shadow_cache *shadow; /* expected schemas of set, built once if needed */
 };
 
 /* Sleeps ms in slices, returning early once a stop was requested. */
@@ -84,53 +78,39 @@ int fleet_preflight(const struct config *cfg, bool check_report, char **err)
 	return AZ_EXIT_OK;
 }
 
+/* Connects tenant i and hands it to the job, or tells the job why it could not. */
 static void run_tenant(struct pool *pl, size_t i)
 {
-	const struct tenant *t = &pl->tenants->items[i];
-	struct db_outcome *o = &pl->outs[i];
+	const struct fleet_job *job = pl->job;
+	const struct tenant *t = &job->tenants->items[i];
 	struct dbconn db;
 	char *err = NULL;
 	long long t0 = now_ms();
 	int rc;
 
-	o->role = "tenant";
-	o->slug = xstrdup(t->slug);
-	o->database = xstrdup(t->database);
 	if (t->invalid) {
-		o->exit_code = AZ_EXIT_USAGE;
-		o->error = xasprintf("tenant slug '%s' rejected: %s", t->slug, t->invalid);
-		log_db(LOG_ERROR, t->database, "%s", o->error);
-		return;
-	}
-	rc = tenant_connect(pl->cfg, t, &db, &err);
-	if (rc) {
-		o->exit_code = rc;
-		o->error = err;
-		o->state_after = xstrdup("unreachable");
+		err = xasprintf("tenant slug '%s' rejected: %s", t->slug, t->invalid);
 		log_db(LOG_ERROR, t->database, "%s", err);
+		job->not_run(job->arg, i, AZ_EXIT_USAGE, err, NULL);
 		return;
 	}
-	if (pl->job == JOB_MIGRATE)
-		migrate_database_cached(pl->cfg, &db, pl->set, pl->shadow, pl->bs, o);
-	else
-		status_database(&db, pl->set, o);
+	rc = tenant_connect(job->cfg, t, &db, &err);
+	if (rc) {
+		log_db(LOG_ERROR, t->database, "%s", err);
+		job->not_run(job->arg, i, rc, err, "unreachable");
+		return;
+	}
+	job->one(job->arg, i, &db, t0);
 	db_close(&db);
-	o->duration_ms = now_ms() - t0;
-}
-
-static bool is_failure(const struct pool *pl, int code)
-{
-	if (pl->job == JOB_STATUS)
-		return code != AZ_EXIT_OK && code != AZ_EXIT_PENDING;
-	return code != AZ_EXIT_OK;
 }
 
 static void progress(struct pool *pl)
 {
+	size_t total = pl->job->tenants->count;
 	double secs = (double)(now_ms() - pl->start) / 1000.0;
-	fprintf(stderr, "\rtenants %zu/%zu done, %zu failed, %.1f/s ", pl->done, pl->tenants->count,
-	        pl->failed, secs > 0 ? (double)pl->done / secs : 0.0);
-	if (pl->done == pl->tenants->count)
+	fprintf(stderr, "\rtenants %zu/%zu done, %zu failed, %.1f/s ", pl->done, total, pl->failed,
+	        secs > 0 ? (double)pl->done / secs : 0.0);
+	if (pl->done == total)
 		fputc('\n', stderr);
 	fflush(stderr);
 }
@@ -138,12 +118,13 @@ static void progress(struct pool *pl)
 static void *worker(void *arg)
 {
 	struct pool *pl = arg;
+	const struct fleet_job *job = pl->job;
 	for (;;) {
 		size_t i;
 		pthread_mutex_lock(&pl->mu);
 		if (signals_stop_requested())
 			pl->stop = true; /* a signal or the deadline: start no more tenants */
-		if (pl->stop || pl->next >= pl->tenants->count) {
+		if (pl->stop || pl->next >= job->tenants->count) {
 			pthread_mutex_unlock(&pl->mu);
 			return NULL;
 		}
@@ -154,34 +135,27 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&pl->mu);
 		pl->done++;
-		if (is_failure(pl, pl->outs[i].exit_code)) {
+		if (job->failed(job->arg, i)) {
 			pl->failed++;
-			if (pl->cfg->fail_fast && pl->job == JOB_MIGRATE)
+			if (job->fail_fast)
 				pl->stop = true;
 		}
-		if (pl->cfg->progress && pl->job == JOB_MIGRATE)
+		if (job->progress)
 			progress(pl);
 		pthread_mutex_unlock(&pl->mu);
 	}
 }
 
-/* Runs job over every tenant with at most cfg->concurrency connections. */
-void fleet_each(const struct config *cfg, const struct migset *set,
-                const struct tenant_list *tenants, enum job job, struct backup_set *bs,
-                struct db_outcome *outs)
+void fleet_each(const struct fleet_job *job)
 {
-	struct pool pl = {cfg, set, tenants, outs,  job,      bs,  PTHREAD_MUTEX_INITIALIZER,
-	                  0,   0,   0,       false, now_ms(), NULL};
-	size_t n = (size_t)cfg->concurrency;
+	struct pool pl = {job, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false, now_ms()};
+	size_t n = (size_t)job->cfg->concurrency, count = job->tenants->count;
 	pthread_t *th;
 	pthread_attr_t attr;
 	size_t started = 0;
-	struct shadow_cache shadow;
 
-	shadow_cache_init(&shadow, cfg, set);
-	pl.shadow = &shadow;
-	if (n > tenants->count)
-		n = tenants->count;
+	if (n > count)
+		n = count;
 	th = xcalloc(n ? n : 1, sizeof *th);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1024 * 1024); /* musl's default is 128 KiB */
@@ -198,23 +172,95 @@ void fleet_each(const struct config *cfg, const struct migset *set,
 		pthread_join(th[i], NULL);
 	pthread_attr_destroy(&attr);
 	free(th);
-	shadow_cache_free(&shadow);
-	/* tenants never scheduled (--fail-fast) */
-	for (size_t i = pl.next; i < tenants->count; i++) {
-		struct db_outcome *o = &outs[i];
-		o->role = "tenant";
-		o->slug = xstrdup(tenants->items[i].slug);
-		o->database = xstrdup(tenants->items[i].database);
-		o->state_after = xstrdup("not attempted");
-		if (signals_stop_requested()) {
-			o->exit_code = AZ_EXIT_INTERRUPTED;
-			o->error = xasprintf("not attempted: stopped by %s", signals_stop_reason());
-		} else {
-			o->exit_code = AZ_EXIT_TENANTS_FAILED;
-			o->error =
-			    xstrdup("not attempted: --fail-fast stopped the run after a failure");
-		}
+	/* tenants never started (--fail-fast, a stop) */
+	for (size_t i = pl.next; i < count; i++) {
+		if (signals_stop_requested())
+			job->not_run(
+			    job->arg, i, AZ_EXIT_INTERRUPTED,
+			    xasprintf("not attempted: stopped by %s", signals_stop_reason()),
+			    "not attempted");
+		else
+			job->not_run(job->arg, i, AZ_EXIT_TENANTS_FAILED,
+			             xstrdup("not attempted: --fail-fast stopped the run after a "
+			                     "failure"),
+			             "not attempted");
 	}
+}
+
+/* ---- migrate or status over the tenants, into db_outcomes ------------------ */
+
+struct outcomes {
+	const struct config *cfg;
+	const struct migset *set;
+	const struct tenant_list *tenants;
+	struct db_outcome *outs;
+	enum job job;
+	struct backup_set *bs;
+	struct shadow_cache *shadow;
+};
+
+static void outcome_start(struct outcomes *oc, size_t i)
+{
+	struct db_outcome *o = &oc->outs[i];
+	o->role = "tenant";
+	o->slug = xstrdup(oc->tenants->items[i].slug);
+	o->database = xstrdup(oc->tenants->items[i].database);
+}
+
+static void outcome_one(void *arg, size_t i, struct dbconn *db, long long t0)
+{
+	struct outcomes *oc = arg;
+	struct db_outcome *o = &oc->outs[i];
+
+	outcome_start(oc, i);
+	if (oc->job == JOB_MIGRATE)
+		migrate_database_cached(oc->cfg, db, oc->set, oc->shadow, oc->bs, o);
+	else
+		status_database(db, oc->set, o);
+	o->duration_ms = now_ms() - t0;
+}
+
+static void outcome_not_run(void *arg, size_t i, int rc, char *err, const char *state)
+{
+	struct outcomes *oc = arg;
+	struct db_outcome *o = &oc->outs[i];
+
+	outcome_start(oc, i);
+	o->exit_code = rc;
+	o->error = err;
+	if (state)
+		o->state_after = xstrdup(state);
+}
+
+static bool outcome_failed(void *arg, size_t i)
+{
+	const struct outcomes *oc = arg;
+	int code = oc->outs[i].exit_code;
+	if (oc->job == JOB_STATUS)
+		return code != AZ_EXIT_OK && code != AZ_EXIT_PENDING;
+	return code != AZ_EXIT_OK;
+}
+
+void fleet_outcomes(const struct config *cfg, const struct migset *set,
+                    const struct tenant_list *tenants, enum job job, struct backup_set *bs,
+                    struct db_outcome *outs)
+{
+	struct shadow_cache shadow;
+	struct outcomes oc = {cfg, set, tenants, outs, job, bs, &shadow};
+	struct fleet_job fj = {
+	    .cfg = cfg,
+	    .tenants = tenants,
+	    .one = outcome_one,
+	    .not_run = outcome_not_run,
+	    .failed = outcome_failed,
+	    .arg = &oc,
+	    .fail_fast = cfg->fail_fast && job == JOB_MIGRATE,
+	    .progress = cfg->progress && job == JOB_MIGRATE,
+	};
+
+	shadow_cache_init(&shadow, cfg, set);
+	fleet_each(&fj);
+	shadow_cache_free(&shadow);
 }
 
 int fleet_load_sets(const struct config *cfg, struct migset *master, struct migset *tenant,

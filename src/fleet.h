@@ -34,14 +34,38 @@ int fleet_preflight(const struct config *cfg, bool check_report, char **err) AZ_
 int fleet_load_sets(const struct config *cfg, struct migset *master, struct migset *tenant,
                     char **err) AZ_MUSTCHECK;
 /*
- * Runs job (migrate or status) over every tenant with at most
- * cfg->concurrency connections, filling outs[i] (zeroed by the caller) for
- * tenants->items[i]; tenants never started (--fail-fast, a stop) get an
- * outcome that says so.
+ * One job over the tenants.  fleet_each calls, from its worker threads (at
+ * most cfg->concurrency at once, each tenant once):
+ *   one(arg, i, db, t0)  with tenant i connected (fleet_each closes it after);
+ *                        t0: now_ms() before its connection was opened;
+ *   not_run(arg, i, rc, err, state) when tenant i was not connected: its slug
+ *                        was rejected (state NULL), the connection failed
+ *                        ("unreachable"), or it was never started because of
+ *                        fail_fast or a stop ("not attempted"); err is the
+ *                        callee's to keep or free;
+ *   failed(arg, i)       after either, under the pool's lock: did i fail?
+ *                        (counts for fail_fast and the progress line).
+ * Slot i of the caller's array belongs to tenant i only, so the callbacks
+ * need no lock of their own.
  */
-void fleet_each(const struct config *cfg, const struct migset *set,
-                const struct tenant_list *tenants, enum job job, struct backup_set *bs,
-                struct db_outcome *outs);
+struct fleet_job {
+	const struct config *cfg;
+	const struct tenant_list *tenants;
+	void (*one)(void *arg, size_t i, struct dbconn *db, long long t0);
+	void (*not_run)(void *arg, size_t i, int rc, char *err, const char *state);
+	bool (*failed)(void *arg, size_t i);
+	void *arg;
+	bool fail_fast; /* start no tenant after a failure */
+	bool progress;  /* the TTY progress line */
+};
+void fleet_each(const struct fleet_job *job);
+/*
+ * fleet_each for migrate or status: fills outs[i] (zeroed by the caller) for
+ * tenants->items[i], with the expected schemas of set shared by all.
+ */
+void fleet_outcomes(const struct config *cfg, const struct migset *set,
+                    const struct tenant_list *tenants, enum job job, struct backup_set *bs,
+                    struct db_outcome *outs);
 /* Shards other than 0 wait (bounded) until shard 0 has brought master up to date. */
 int fleet_wait_for_master(const struct config *cfg, struct dbconn *master, const struct migset *set,
                           char **err) AZ_MUSTCHECK;
