@@ -234,6 +234,34 @@ static int retryable_failure(struct dbconn *db, const struct migration *m, const
 	return rc;
 }
 
+/* A failed script (res): its description and SQLSTATE, the result freed, the session idle. */
+static void script_failed(struct dbconn *db, const struct migration *m, PGresult *res,
+                          struct failure *f, char state[6])
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	describe_failure(m, res, db->pg, f);
+	snprintf(state, 6, "%s", s ? s : "");
+	PQclear(res);
+	db_rollback(db);
+}
+
+/*
+ * The end of a failed migration, once its row was written (rc: how that
+ * went): AZ_EXIT_MIGRATION with the summary as *err and the script's
+ * SQLSTATE kept in db->sqlstate for the diagnosis, or the row's failure.
+ */
+static int failed_with(struct dbconn *db, int rc, struct failure *f, const char *state, char **err)
+{
+	free(f->logs);
+	if (rc) {
+		free(f->summary);
+		return rc;
+	}
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
+	*err = f->summary;
+	return AZ_EXIT_MIGRATION;
+}
+
 /*
  * Runs one migration.  Returns AZ_EXIT_OK, AZ_EXIT_MIGRATION (the script
  * failed and was rolled back, row recorded), or another code (*err).
@@ -276,13 +304,7 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 			}
 			/* e.g. a deferred constraint failed at commit */
 		}
-		describe_failure(m, res, db->pg, &f);
-		snprintf(state, sizeof state, "%s",
-		         res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
-		             ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-		             : "");
-		PQclear(res);
-		db_rollback(db);
+		script_failed(db, m, res, &f, state);
 		if (PQstatus(db->pg) != CONNECTION_OK) {
 			*err = f.summary;
 			free(f.logs);
@@ -295,14 +317,7 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 			return rc;
 		}
 		rc = ledger_insert_failed(db, id, m->checksum, m->name, started, f.logs, err);
-		free(f.logs);
-		if (rc) {
-			free(f.summary);
-			return rc;
-		}
-		snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
-		*err = f.summary;
-		return AZ_EXIT_MIGRATION;
+		return failed_with(db, rc, &f, state, err);
 	}
 
 	/* The script manages its own transactions: run it as Prisma does. */
@@ -326,22 +341,9 @@ static int apply_one(struct dbconn *db, const struct migration *m, char **err)
 		ledger_now(finished);
 		return ledger_mark_finished(db, id, finished, err);
 	}
-	describe_failure(m, res, db->pg, &f);
-	snprintf(state, sizeof state, "%s",
-	         res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
-	             ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-	             : "");
-	PQclear(res);
-	db_rollback(db);
+	script_failed(db, m, res, &f, state);
 	rc = ledger_set_logs(db, id, f.logs, err);
-	free(f.logs);
-	if (rc) {
-		free(f.summary);
-		return rc;
-	}
-	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
-	*err = f.summary;
-	return AZ_EXIT_MIGRATION;
+	return failed_with(db, rc, &f, state, err);
 }
 
 int apply_migration(struct dbconn *db, const struct migration *m, char **err)

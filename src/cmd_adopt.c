@@ -49,11 +49,9 @@ int cmd_adopt(const struct config *cfg)
 		migset_free(&set);
 		return log_fail(AZ_EXIT_USAGE, NULL, err);
 	}
-	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return log_fail(rc, NULL, err);
-	}
+	rc = connect_with_set(cfg, &set, false, &db);
+	if (rc)
+		return rc;
 	shadow_cache_init(&cache, cfg, &set);
 	rc = db_lock(&db, cfg->lock_timeout_s, &err);
 	if (!rc) {

@@ -32,11 +32,9 @@ int cmd_migrate(const struct config *cfg)
 		return log_fail(rc, NULL, err);
 	log_debug("loaded %zu %s migrations from %s", set.count, set_kind_name(set.kind),
 	          set.source);
-	rc = db_connect(cfg, cfg->database_url, NULL, !cfg->dry_run, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return log_fail(rc, NULL, err);
-	}
+	rc = connect_with_set(cfg, &set, !cfg->dry_run, &db);
+	if (rc)
+		return rc;
 	log_db(LOG_INFO, db.dbname, "connected to %s; %zu migrations in %s", db.where, set.count,
 	       set.source);
 	warn_if_no_backup(cfg);
@@ -157,11 +155,9 @@ int cmd_resolve(const struct config *cfg)
 		migset_free(&set);
 		return log_fail(AZ_EXIT_USAGE, NULL, err);
 	}
-	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return log_fail(rc, NULL, err);
-	}
+	rc = connect_with_set(cfg, &set, false, &db);
+	if (rc)
+		return rc;
 	rc = db_lock(&db, cfg->lock_timeout_s, &err);
 	if (!rc)
 		rc = m ? resolve_applied(&db, m, &err) : resolve_rolled_back(&db, name, &err);

@@ -50,11 +50,9 @@ int cmd_status_one(const struct config *cfg)
 	rc = migset_load(cfg, cfg->set, &set, &err);
 	if (rc)
 		return log_fail(rc, NULL, err);
-	rc = db_connect(cfg, cfg->database_url, NULL, false, &db, &err);
-	if (rc) {
-		migset_free(&set);
-		return log_fail(rc, NULL, err);
-	}
+	rc = connect_with_set(cfg, &set, false, &db);
+	if (rc)
+		return rc;
 	rc = plan_build(&db, &set, &p, &err);
 	if (rc) {
 		rc = log_fail(rc, db.dbname, err);
@@ -125,16 +123,10 @@ int cmd_run(const struct config *cfg)
 	char *err = NULL;
 	int rc;
 
-	report_init(&r, "run");
-	rc = fleet_preflight(cfg, true, &err);
-	if (!rc)
-		rc = fleet_load_sets(cfg, &mset, &tset, &err);
-	if (rc) {
-		log_error("%s", err);
-		free(err);
-		report_free(&r);
+	rc = fleet_prepare(cfg, true, &mset, &tset);
+	if (rc)
 		return rc;
-	}
+	report_init(&r, "run");
 	warn_if_no_backup(cfg);
 	if (cfg->backup_mode != BACKUP_NEVER && !cfg->dry_run)
 		bs = backup_set_new(cfg);
@@ -233,16 +225,10 @@ int cmd_fleet_status(const struct config *cfg, bool list_only)
 	int rc, worst_err = 0;
 	bool any8 = false, any11 = false;
 
-	report_init(&r, list_only ? "tenants" : "status");
-	rc = fleet_preflight(cfg, false, &err);
-	if (!rc)
-		rc = fleet_load_sets(cfg, &mset, &tset, &err);
-	if (rc) {
-		log_error("%s", err);
-		free(err);
-		report_free(&r);
+	rc = fleet_prepare(cfg, false, &mset, &tset);
+	if (rc)
 		return rc;
-	}
+	report_init(&r, list_only ? "tenants" : "status");
 	rc = db_connect(cfg, cfg->database_url, NULL, false, &master, &err);
 	if (rc) {
 		log_error("master: %s", err);

@@ -78,21 +78,21 @@ struct coder {
 static void set_error(struct gz_writer *w, const char *fmt, ...) AZ_PRINTF(2, 3);
 static void set_error(struct gz_writer *w, const char *fmt, ...)
 {
-	struct strbuf sb;
 	va_list ap;
+	char *msg;
 
-	sb_init(&sb);
 	va_start(ap, fmt);
-	sb_vaddf(&sb, fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&w->mu);
 	if (!w->failed) {
 		w->failed = true;
-		w->err = sb_detach(&sb);
+		w->err = msg;
+		msg = NULL;
 	}
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	sb_free(&sb);
+	free(msg);
 }
 
 static bool is_failed(struct gz_writer *w)

@@ -18,14 +18,11 @@ const char *set_kind_name(enum migration_set_kind k)
 static char *fail(char **err, const char *fmt, ...) AZ_PRINTF(2, 3);
 static char *fail(char **err, const char *fmt, ...)
 {
-	struct strbuf sb;
 	va_list ap;
 
-	sb_init(&sb);
 	va_start(ap, fmt);
-	sb_vaddf(&sb, fmt, ap);
+	*err = xvasprintf(fmt, ap);
 	va_end(ap);
-	*err = sb.buf;
 	return NULL;
 }
 

@@ -339,3 +339,17 @@ int fleet_finish_report(const struct config *cfg, struct report *r)
 		report_termination(r, cfg->termination_log);
 	return rc;
 }
+
+int fleet_prepare(const struct config *cfg, bool check_report, struct migset *master,
+                  struct migset *tenant)
+{
+	char *err = NULL;
+	int rc = fleet_preflight(cfg, check_report, &err);
+	if (!rc)
+		rc = fleet_load_sets(cfg, master, tenant, &err);
+	if (rc) {
+		log_error("%s", err);
+		free(err);
+	}
+	return rc;
+}

@@ -66,6 +66,9 @@ void fleet_each(const struct fleet_job *job);
 void fleet_outcomes(const struct config *cfg, const struct migset *set,
                     const struct tenant_list *tenants, enum job job, struct backup_set *bs,
                     struct db_outcome *outs);
+/* fleet_preflight and fleet_load_sets, logging a failure: the first step of run and status. */
+int fleet_prepare(const struct config *cfg, bool check_report, struct migset *master,
+                  struct migset *tenant) AZ_MUSTCHECK;
 /* Shards other than 0 wait (bounded) until shard 0 has brought master up to date. */
 int fleet_wait_for_master(const struct config *cfg, struct dbconn *master, const struct migset *set,
                           char **err) AZ_MUSTCHECK;

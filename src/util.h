@@ -21,6 +21,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) AZ_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) AZ_PRINTF(1, 0);
 
 struct strbuf {
 	char *buf; /* always NUL-terminated once initialised */

@@ -295,3 +295,15 @@ void status_database(struct dbconn *db, const struct migset *set, struct db_outc
 	}
 	plan_free(&p);
 }
+
+int connect_with_set(const struct config *cfg, struct migset *set, bool create_missing,
+                     struct dbconn *db)
+{
+	char *err = NULL;
+	int rc = db_connect(cfg, cfg->database_url, NULL, create_missing, db, &err);
+	if (rc) {
+		migset_free(set);
+		return log_fail(rc, NULL, err);
+	}
+	return AZ_EXIT_OK;
+}

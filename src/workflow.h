@@ -47,4 +47,11 @@ void warn_if_no_backup(const struct config *cfg);
  */
 void status_database(struct dbconn *db, const struct migset *set, struct db_outcome *o);
 
+/*
+ * A command's connection to its database (cfg's URL) once it has loaded set:
+ * on failure logs it, frees set and returns the code.
+ */
+int connect_with_set(const struct config *cfg, struct migset *set, bool create_missing,
+                     struct dbconn *db) AZ_MUSTCHECK;
+
 #endif
