@@ -1,7 +1,10 @@
 # tests/lib.sh - shared helpers for the integration tests (sourced, bash).
 # Every test: gets its own databases (newdb), asserts on exit codes, output,
-# rows and files, and drops what it made on exit.  Ends with a line
-# "N passed, 0 failed" or exits 1 at the first failed assertion.
+# rows and files, and drops what it made on exit.  Ends with done_testing
+# (the line "N passed, 0 failed"), exits 1 at the first failed assertion
+# (fail), or skips with skip_test (exit 77).  A script that exits any other
+# way - an early `exit 0`, falling off the end, an unset variable - fails
+# with a message: see t_exit below.  How to write one: docs/testing.md.
 set -uo pipefail
 
 : "${AUZDB_BIN:?AUZDB_BIN is not set (run through ctest)}"
@@ -22,6 +25,11 @@ MIGSRC="${AUZDB_SRC:-$(cd "$(dirname "$0")/.." && pwd)}/migrations"
 unset AUZDB_BACKUP AUZDB_BACKUP_KEEP AUZDB_BACKUP_COMPRESSION
 export AUZDB_BACKUP_DIR="$T_TMP/backups"
 
+T_DONE=""         # set by done_testing and fail: the script ended on purpose
+T_SKIP_REASON=""  # set by skip_test
+T_EXIT_HOOK=""    # the test's own `trap CMD EXIT` (see trap below)
+T_MAIN_PID=$BASHPID
+
 t_cleanup() {
   local db
   # newdb runs in $(...) subshells, so the names also go to a file
@@ -30,11 +38,53 @@ t_cleanup() {
     psql -XAtq -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db' AND pid <> pg_backend_pid()" >/dev/null 2>&1
     dropdb --if-exists "$db" >/dev/null 2>&1
   done
+  T_DBS=(); rm -f "$T_TMP/.dbs"
   rm -rf "$T_TMP"
 }
-trap t_cleanup EXIT
+
+# The EXIT trap.  Runs the test's own EXIT handler if it set one (else
+# t_cleanup), then: exit 77 stays a skip (its reason goes to AUZDB_SKIP_LOG,
+# which ctest prints after its summary); a script that ends before
+# done_testing or fail fails, whatever its exit status was, with a message
+# naming the last command - today's scripts would otherwise pass silently.
+t_exit() {
+  local rc=$? last=$1
+  if [ -n "$T_EXIT_HOOK" ]; then eval "$T_EXIT_HOOK"; else t_cleanup; fi
+  if [ "$rc" = 77 ]; then
+    [ -n "${AUZDB_SKIP_LOG:-}" ] && printf '%s\t%s\n' "$T_NAME" "$T_SKIP_REASON" >> "$AUZDB_SKIP_LOG" 2>/dev/null
+    exit 77
+  fi
+  if [ -z "$T_DONE" ]; then
+    echo "FAIL [$T_NAME]: the script ended (exit $rc, last command: $last) before done_testing" >&2
+    echo "$T_PASSED passed, 1 failed"
+    [ "$rc" = 0 ] && rc=1
+  fi
+  exit "$rc"
+}
+builtin trap 't_exit "$BASH_COMMAND"' EXIT
+
+# A test that sets its own EXIT trap (to drop roles, stop a server...) gets
+# it run by t_exit instead of replacing it, so the check above still holds;
+# `trap - EXIT` goes back to t_cleanup.  Other signals, other forms (-p, -l)
+# and subshells go straight to the builtin.
+trap() {
+  local action sig rest=()
+  if [ "$BASHPID" != "$T_MAIN_PID" ] || [ $# -lt 2 ] || { [[ $1 == -* ]] && [ "$1" != - ] && [ "$1" != -- ]; }; then
+    builtin trap "$@"; return
+  fi
+  [ "$1" = -- ] && shift
+  action=$1; shift
+  for sig in "$@"; do
+    case "$sig" in
+    EXIT|exit|SIGEXIT|0) if [ "$action" = - ]; then T_EXIT_HOOK=""; else T_EXIT_HOOK=$action; fi ;;
+    *) rest+=("$sig") ;;
+    esac
+  done
+  [ ${#rest[@]} -eq 0 ] || builtin trap -- "$action" "${rest[@]}"
+}
 
 fail() {
+  T_DONE=failed
   echo "FAIL [$T_NAME]: $*" >&2
   if [ -f "$T_TMP/.az_out" ]; then echo "--- stdout of last auzdb:" >&2; tail -c 3000 "$T_TMP/.az_out" >&2; fi
   if [ -f "$T_TMP/.az_err" ]; then echo "--- stderr of last auzdb:" >&2; tail -c 3000 "$T_TMP/.az_err" >&2; fi
@@ -42,7 +92,14 @@ fail() {
   exit 1
 }
 pass() { T_PASSED=$((T_PASSED + 1)); echo "ok $T_PASSED - $*"; }
-done_testing() { echo "$T_PASSED passed, 0 failed"; exit 0; }
+done_testing() { T_DONE=passed; echo "$T_PASSED passed, 0 failed"; exit 0; }
+# skip_test REASON: the whole test does not apply here (CTest's skip, exit 77);
+# the reason is printed as "SKIP [name]: REASON" and listed after ctest's summary
+skip_test() {
+  T_SKIP_REASON=$*
+  echo "SKIP [$T_NAME]: $*" >&2
+  exit 77
+}
 
 # newdb [suffix] -> prints a fresh database's name, dropped on exit
 newdb() {
@@ -119,3 +176,4 @@ wait_until() {
   done
   fail "timed out waiting for: $2"
 }
+
