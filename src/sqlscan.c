@@ -152,8 +152,8 @@ static void walk(const char *sql, size_t len, stmt_fn fn, void *arg)
 {
 	struct lexer lx = {sql, len, 0, NULL, 0};
 	struct stmt_info st;
-	int nwords = 0, atomic = 0;
-	bool prev_begin = false;
+	int nwords = 0, atomic = 0, paren = 0;
+	bool prev_begin = false, routine = false;
 	enum tok t;
 
 	memset(&st, 0, sizeof st);
@@ -165,14 +165,19 @@ static void walk(const char *sql, size_t len, stmt_fn fn, void *arg)
 			if (t == T_END)
 				return;
 			memset(&st, 0, sizeof st);
-			nwords = 0;
-			prev_begin = false;
+			nwords = paren = 0;
+			prev_begin = routine = false;
 			continue;
 		}
 		if (t == T_SEMI)
 			continue;
 		st.nonempty = true;
 		if (t != T_WORD) {
+			char last = lx.s[lx.pos - 1];
+			if (last == '(')
+				paren++;
+			else if (last == ')' && paren > 0)
+				paren--;
 			nwords++;
 			prev_begin = false;
 			continue;
@@ -183,8 +188,14 @@ static void walk(const char *sql, size_t len, stmt_fn fn, void *arg)
 			copy_word(st.second, sizeof st.second, &lx);
 		if (word_is(&lx, "CONCURRENTLY"))
 			st.concurrently = true;
-		/* SQL-standard function bodies: BEGIN ATOMIC ... END */
-		if (nwords > 0 && prev_begin && word_is(&lx, "ATOMIC"))
+		/* CREATE [OR REPLACE] FUNCTION|PROCEDURE: only its body may be BEGIN ATOMIC */
+		if (nwords >= 1 && nwords <= 3 && strcmp(st.first, "CREATE") == 0 &&
+		    (word_is(&lx, "FUNCTION") || word_is(&lx, "PROCEDURE")))
+			routine = true;
+		/* SQL-standard function bodies: BEGIN ATOMIC ... END, with CASE ... END inside */
+		if (routine && paren == 0 && prev_begin && word_is(&lx, "ATOMIC"))
+			atomic++;
+		else if (atomic > 0 && word_is(&lx, "CASE"))
 			atomic++;
 		else if (atomic > 0 && word_is(&lx, "END"))
 			atomic--;
@@ -329,8 +340,16 @@ static size_t split_quoted(struct sql_splitter *s, const char *b, size_t len, si
 	case SQ_ESTRING:
 	case SQ_DQUOTE: {
 		char q = s->state == SQ_DQUOTE ? '"' : '\'';
-		if (s->state == SQ_ESTRING && c == '\\')
-			return i + 2;
+		if (s->escaped) { /* the byte after a backslash that ended the last buffer */
+			s->escaped = false;
+			return i + 1;
+		}
+		if (s->state == SQ_ESTRING && c == '\\') {
+			if (i + 1 < len)
+				return i + 2;
+			s->escaped = true; /* the escaped byte is in the next buffer */
+			return i + 1;
+		}
 		if (c == (unsigned char)q && d == (unsigned char)q)
 			return i + 2; /* a doubled quote stays inside */
 		if (c == (unsigned char)q)

@@ -44,6 +44,7 @@ struct sql_splitter {
 	char ident[4];   /* first letters of the statement's leading keywords */
 	int nident;
 	bool nonblank; /* the statement has something besides comments */
+	bool escaped;  /* an E'' string's backslash ended the last buffer */
 };
 
 enum sql_split_result {

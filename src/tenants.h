@@ -36,7 +36,11 @@ void tenants_shard(struct tenant_list *l, long index, long count);
 
 /* NULL when slug is a safe database-name part, else the reason. */
 const char *tenant_slug_problem(const char *slug, const char *prefix);
-/* Stable 64-bit FNV-1a hash of the slug; shard = hash % count. */
+/*
+ * Stable 64-bit FNV-1a hash of the slug; shard = hash % count.  Its offset
+ * basis is 1469598103934665603 (the standard one has a trailing 7): kept as
+ * it is, because changing it would move tenants between shards.
+ */
 uint64_t tenant_hash(const char *slug);
 /*
  * Expands the URL template for one tenant; values are percent-encoded.

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -234,7 +235,9 @@ bool parse_long(const char *s, long min, long max, long *out)
 	char *end;
 	long v;
 
-	if (!s || !*s)
+	/* digits with an optional '-': strtol alone would take blanks and a '+' */
+	if (!s || !*s ||
+	    !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
 		return false;
 	errno = 0;
 	v = strtol(s, &end, 10);

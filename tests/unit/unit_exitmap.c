@@ -1,6 +1,6 @@
 /*
  * Unit tests for db_sqlstate_exit (conn.h): which exit code a failed
- * statement's SQLSTATE maps to, as it does today.  No signal is ever sent,
+ * statement's SQLSTATE maps to (the table in conn.h).  No signal is ever sent,
  * so 57014 (query_canceled) is not ours and keeps the fallback.
  * Calls: conn.
  */
@@ -22,6 +22,7 @@ int main(void)
 	    {"28000", AZ_EXIT_MIGRATION, AZ_EXIT_AUTH}, /* invalid_authorization_specification */
 	    {"28P01", AZ_EXIT_MIGRATION, AZ_EXIT_AUTH}, /* invalid_password */
 	    {"42501", AZ_EXIT_MIGRATION, AZ_EXIT_AUTH}, /* insufficient_privilege */
+	    {"25006", AZ_EXIT_MIGRATION, AZ_EXIT_AUTH}, /* read_only_sql_transaction */
 	    {"42502", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},
 	    {"4250", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},
 	    /* connection exceptions and operator intervention -> 3 (retryable) */
@@ -30,15 +31,17 @@ int main(void)
 	    {"08P01", AZ_EXIT_INTERNAL, AZ_EXIT_UNREACHABLE},  /* protocol_violation */
 	    {"57P01", AZ_EXIT_MIGRATION, AZ_EXIT_UNREACHABLE}, /* admin_shutdown */
 	    {"57P03", AZ_EXIT_MIGRATION, AZ_EXIT_UNREACHABLE}, /* cannot_connect_now */
-	    /* lock_not_available (lock_timeout, NOWAIT) -> 5 (retryable) */
+	    {"53300", AZ_EXIT_MIGRATION, AZ_EXIT_UNREACHABLE}, /* too_many_connections */
+	    {"53100", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},   /* disk_full: not retryable */
+	    /* lock_not_available (lock_timeout, NOWAIT), deadlock -> 5 (retryable) */
 	    {"55P03", AZ_EXIT_MIGRATION, AZ_EXIT_LOCK},
+	    {"40P01", AZ_EXIT_MIGRATION, AZ_EXIT_LOCK}, /* deadlock_detected */
 	    {"55000", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},
 	    {"55P04", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},
 	    /* query_canceled without a stop request: not ours, the fallback */
 	    {"57014", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},
 	    /* everything else: the caller's fallback, whatever it is */
 	    {"42P01", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION}, /* undefined_table */
-	    {"40P01", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION}, /* deadlock_detected */
 	    {"23505", AZ_EXIT_BACKUP, AZ_EXIT_BACKUP},
 	    {"XX000", AZ_EXIT_INTERNAL, AZ_EXIT_INTERNAL},
 	    {"", AZ_EXIT_MIGRATION, AZ_EXIT_MIGRATION},
