@@ -171,9 +171,21 @@ static char *exec_name(PGconn *pg, const char *nsp, const char *rel)
 #define WIDE_STORED (256 * 1024)  /* pg_column_size: the stored, maybe compressed, size */
 #define WIDE_RAW    (1024 * 1024) /* octet_length of text, varchar and bytea */
 #define WIDE_SLICE  (1024 * 1024) /* characters per fetch */
-#define COPY_ESCAPE(x)                                                                             \
-	"pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(" x ", "      \
-	"E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\r', E'\\\\r'), E'\\t', E'\\\\t')"
+/* clang-format off */
+#define COPY_ESCAPE(x) \
+	"pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(" x ",\n" \
+	"  E'\\\\', E'\\\\\\\\'), E'\\n', E'\\\\n'), E'\\r', E'\\\\r'), E'\\t', E'\\\\t')"
+/*
+ * One slice of a value (printf arguments: WIDE_SLICE twice, the quoted
+ * column twice, the table): $2 is where it starts, $1 the row's ctid.
+ * Answers the slice, whether the value is NULL, and whether it ends there.
+ */
+#define WIDE_SLICE_SQL \
+	"SELECT pg_catalog.substr(e, $2::int, %d), n, pg_catalog.char_length(e) < $2::int + %d\n" \
+	"FROM (SELECT " COPY_ESCAPE("pg_catalog.format('%%s', %s)") " AS e,\n" \
+	"             pg_catalog.num_nulls(%s) = 1 AS n\n" \
+	"      FROM ONLY %s WHERE ctid = $1::pg_catalog.tid) s"
+/* clang-format on */
 
 /* Writes the row at ctid of table name as one COPY text line, value by value. */
 static bool copy_wide_row(struct dump *d, const char *name, const struct catalog_table *t,
@@ -192,13 +204,7 @@ static bool copy_wide_row(struct dump *d, const char *name, const struct catalog
 		q = PQescapeIdentifier(d->db->pg, col, strlen(col));
 		if (!q)
 			return dump_fail(d, xasprintf("cannot quote a column of %s", t->qname));
-		sql = xasprintf(
-		    "SELECT pg_catalog.substr(e, $2::int, %d), n, "
-		    "pg_catalog.char_length(e) < $2::int + %d FROM (SELECT " COPY_ESCAPE(
-		        "pg_catalog.format('%%s', %s)") " AS e, pg_catalog.num_nulls(%s) = 1 "
-		                                        "AS n FROM ONLY %s WHERE ctid = "
-		                                        "$1::pg_catalog.tid) s",
-		    WIDE_SLICE, WIDE_SLICE, q, q, name);
+		sql = xasprintf(WIDE_SLICE_SQL, WIDE_SLICE, WIDE_SLICE, q, q, name);
 		PQfreemem(q);
 		ok = first || put(d, "\t");
 		first = false;
