@@ -195,11 +195,11 @@ static bool copy_wide_row(struct dump *d, const char *name, const struct catalog
 
 	for (int k = 0; ok && k < t->ncols; k++) {
 		int r = t->col0 + k;
-		const char *col = PQgetvalue(cols, r, 1);
+		const char *col = PQgetvalue(cols, r, CC_NAME);
 		char *q, *sql, pos[32];
 		const char *params[2] = {ctid, pos};
 
-		if (PQgetvalue(cols, r, 8)[0] == 's')
+		if (PQgetvalue(cols, r, CC_GENERATED)[0] == 's')
 			continue;
 		q = PQescapeIdentifier(d->db->pg, col, strlen(col));
 		if (!q)
@@ -263,9 +263,9 @@ static bool copy_table(struct dump *d, const struct catalog_table *t, PGresult *
 	sb_init(&wide);
 	for (int k = 0; ok && k < t->ncols; k++) {
 		int r = t->col0 + k;
-		const char *col = PQgetvalue(cols, r, 1);
+		const char *col = PQgetvalue(cols, r, CC_NAME);
 		char *q;
-		if (PQgetvalue(cols, r, 8)[0] == 's')
+		if (PQgetvalue(cols, r, CC_GENERATED)[0] == 's')
 			continue; /* generated columns are computed again on restore */
 		q = PQescapeIdentifier(pg, col, strlen(col));
 		if (!q) {
@@ -273,12 +273,12 @@ static bool copy_table(struct dump *d, const struct catalog_table *t, PGresult *
 			                            PQerrorMessage(pg)));
 			break;
 		}
-		sb_addf(&head, "%s%s", ncopied ? ", " : "", PQgetvalue(cols, r, 2));
+		sb_addf(&head, "%s%s", ncopied ? ", " : "", PQgetvalue(cols, r, CC_QNAME));
 		sb_addf(&sql, "%s%s", ncopied ? ", " : "", q);
-		if (t->toast && str_eq(PQgetvalue(cols, r, 10), "-1")) {
+		if (t->toast && str_eq(PQgetvalue(cols, r, CC_TYPLEN), "-1")) {
 			sb_addf(&wide, "%spg_catalog.pg_column_size(%s) > %d",
 			        wide.len ? " OR " : "", q, WIDE_STORED);
-			if (PQgetvalue(cols, r, 11)[0] == 't')
+			if (PQgetvalue(cols, r, CC_TEXTLIKE)[0] == 't')
 				sb_addf(&wide, " OR pg_catalog.octet_length(%s) > %d", q, WIDE_RAW);
 		}
 		PQfreemem(q);

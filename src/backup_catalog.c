@@ -136,6 +136,7 @@ const char catalog_tables[] =
 	"WHERE c.relkind IN ('r', 'p') AND " REL_OK("c", "n") "\n"
 	"ORDER BY l.depth, c.oid";
 
+/* its columns are enum catalog_column: change the two together */
 const char catalog_columns[] =
 	"SELECT a.attrelid, a.attname, quote_ident(a.attname),\n"
 	"  format_type(a.atttypid, a.atttypmod),\n"
@@ -445,10 +446,11 @@ struct catalog_table *catalog_table_list(PGresult *tr, PGresult *cr, size_t *n)
 		t->bound = PQgetisnull(tr, r, 9) ? NULL : PQgetvalue(tr, r, 9);
 		t->toast = PQgetvalue(tr, r, 10)[0] == 't';
 		/* columns are ordered by table oid: find this table's run */
-		for (c = 0; c < ncr && strtoul(PQgetvalue(cr, c, 0), NULL, 10) != t->oid; c++)
+		for (c = 0; c < ncr && strtoul(PQgetvalue(cr, c, CC_RELID), NULL, 10) != t->oid;
+		     c++)
 			;
 		t->col0 = c;
-		while (c < ncr && strtoul(PQgetvalue(cr, c, 0), NULL, 10) == t->oid)
+		while (c < ncr && strtoul(PQgetvalue(cr, c, CC_RELID), NULL, 10) == t->oid)
 			c++;
 		t->ncols = c - t->col0;
 	}
@@ -468,12 +470,14 @@ char *catalog_create_table(const struct catalog_table *t, const PGresult *cols)
 		sb_adds(&sb, " (");
 		for (int k = 0; k < t->ncols; k++) {
 			int r = t->col0 + k;
-			const char *def = PQgetisnull(cols, r, 5) ? NULL : PQgetvalue(cols, r, 5);
-			const char *ident = PQgetvalue(cols, r, 7);
-			const char *gen = PQgetvalue(cols, r, 8);
+			const char *def = PQgetisnull(cols, r, CC_DEFAULT)
+			                      ? NULL
+			                      : PQgetvalue(cols, r, CC_DEFAULT);
+			const char *ident = PQgetvalue(cols, r, CC_IDENTITY);
+			const char *gen = PQgetvalue(cols, r, CC_GENERATED);
 
-			sb_addf(&sb, "%s\n    %s %s%s", k ? "," : "", PQgetvalue(cols, r, 2),
-			        PQgetvalue(cols, r, 3), PQgetvalue(cols, r, 4));
+			sb_addf(&sb, "%s\n    %s %s%s", k ? "," : "", PQgetvalue(cols, r, CC_QNAME),
+			        PQgetvalue(cols, r, CC_TYPE), PQgetvalue(cols, r, CC_COLLATE));
 			if (gen[0] == 's' && def)
 				sb_addf(&sb, " GENERATED ALWAYS AS (%s) STORED", def);
 			else if (def)
@@ -481,8 +485,8 @@ char *catalog_create_table(const struct catalog_table *t, const PGresult *cols)
 			if (ident[0])
 				sb_addf(&sb, " GENERATED %s AS IDENTITY%s",
 				        ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT",
-				        PQgetvalue(cols, r, 9));
-			if (PQgetvalue(cols, r, 6)[0] == 't')
+				        PQgetvalue(cols, r, CC_IDENTITY_SEQ));
+			if (PQgetvalue(cols, r, CC_NOTNULL)[0] == 't')
 				sb_adds(&sb, " NOT NULL");
 		}
 		sb_adds(&sb, "\n)");

@@ -35,6 +35,22 @@ extern const char catalog_seq_list[];
 /* Rows for catalog_table_list and catalog_view_order. */
 extern const char catalog_tables[], catalog_columns[], catalog_views[], catalog_view_deps[];
 
+/* The columns of a catalog_columns row (one per table column, by table oid, then attnum). */
+enum catalog_column {
+	CC_RELID,        /* the table's oid */
+	CC_NAME,         /* the column's name */
+	CC_QNAME,        /* the name as an identifier */
+	CC_TYPE,         /* format_type */
+	CC_COLLATE,      /* " COLLATE ..." when it is not the type's, else NULL */
+	CC_DEFAULT,      /* the default or generation expression, or NULL */
+	CC_NOTNULL,      /* "t" */
+	CC_IDENTITY,     /* "a" (ALWAYS), "d" (BY DEFAULT) or "" */
+	CC_GENERATED,    /* "s" (STORED) or "" */
+	CC_IDENTITY_SEQ, /* " (SEQUENCE NAME ...)" of an identity column */
+	CC_TYPLEN,       /* the type's typlen: "-1" for a varlena */
+	CC_TEXTLIKE,     /* "t" for text, varchar, bytea, whose octet_length is cheap */
+};
+
 /* A table of catalog_tables; its strings point into that result. */
 struct catalog_table {
 	unsigned long oid;
