@@ -239,115 +239,157 @@ static bool copy_wide_row(struct dump *d, const char *name, const struct catalog
 	return ok && put(d, "\n");
 }
 
-/* COPY one table out: "COPY name (cols) FROM stdin;", the rows, "\.". */
-static bool copy_table(struct dump *d, const struct catalog_table *t, PGresult *cols)
-{
-	struct strbuf head, sql, wide;
-	PGresult *wrows = NULL;
-	PGconn *pg = d->db->pg;
-	PGresult *res;
-	long long nrows = 0;
-	char *row, *name = exec_name(pg, t->nsp, t->rel);
-	int n = -1, ncopied = 0;
-	bool ok = name != NULL, in_copy = false;
+/* The column lists of one table's COPY. */
+struct copy_cols {
+	struct strbuf head; /* for the script, quoted by the server */
+	struct strbuf sql;  /* for our COPY, quoted by libpq */
+	struct strbuf wide; /* the condition for a wide row, or empty */
+	int n;              /* columns copied: generated ones are not */
+};
 
-	if (signals_stop_requested()) {
-		free(name);
-		return dump_fail(d, xasprintf("interrupted by %s", signals_stop_reason()));
-	}
-	if (!ok) {
-		return dump_fail(d, xasprintf("cannot quote %s: %s", t->qname, PQerrorMessage(pg)));
-	}
-	sb_init(&head);
-	sb_init(&sql);
-	sb_init(&wide);
-	for (int k = 0; ok && k < t->ncols; k++) {
+static bool copy_columns(struct dump *d, const struct catalog_table *t, PGresult *cols,
+                         struct copy_cols *cc)
+{
+	PGconn *pg = d->db->pg;
+
+	for (int k = 0; k < t->ncols; k++) {
 		int r = t->col0 + k;
 		const char *col = PQgetvalue(cols, r, CC_NAME);
 		char *q;
 		if (PQgetvalue(cols, r, CC_GENERATED)[0] == 's')
 			continue; /* generated columns are computed again on restore */
 		q = PQescapeIdentifier(pg, col, strlen(col));
-		if (!q) {
-			ok = dump_fail(d, xasprintf("cannot quote a column of %s: %s", t->qname,
-			                            PQerrorMessage(pg)));
-			break;
-		}
-		sb_addf(&head, "%s%s", ncopied ? ", " : "", PQgetvalue(cols, r, CC_QNAME));
-		sb_addf(&sql, "%s%s", ncopied ? ", " : "", q);
+		if (!q)
+			return dump_fail(d, xasprintf("cannot quote a column of %s: %s", t->qname,
+			                              PQerrorMessage(pg)));
+		sb_addf(&cc->head, "%s%s", cc->n ? ", " : "", PQgetvalue(cols, r, CC_QNAME));
+		sb_addf(&cc->sql, "%s%s", cc->n ? ", " : "", q);
 		if (t->toast && str_eq(PQgetvalue(cols, r, CC_TYPLEN), "-1")) {
-			sb_addf(&wide, "%spg_catalog.pg_column_size(%s) > %d",
-			        wide.len ? " OR " : "", q, WIDE_STORED);
+			sb_addf(&cc->wide, "%spg_catalog.pg_column_size(%s) > %d",
+			        cc->wide.len ? " OR " : "", q, WIDE_STORED);
 			if (PQgetvalue(cols, r, CC_TEXTLIKE)[0] == 't')
-				sb_addf(&wide, " OR pg_catalog.octet_length(%s) > %d", q, WIDE_RAW);
+				sb_addf(&cc->wide, " OR pg_catalog.octet_length(%s) > %d", q,
+				        WIDE_RAW);
 		}
 		PQfreemem(q);
-		ncopied++;
+		cc->n++;
 	}
-	if (ok && wide.len) {
-		char *e = NULL, *w = xasprintf("SELECT ctid FROM ONLY %s WHERE %s ORDER BY ctid",
-		                               name, wide.buf);
-		wrows = db_query(d->db, w, 0, NULL, PGRES_TUPLES_OK, &e);
-		free(w);
-		if (!wrows) {
-			ok = dump_fail(
-			    d, xasprintf("looking for wide rows in %s failed: %s", t->qname, e));
-			free(e);
-		} else if (PQntuples(wrows) == 0) {
-			PQclear(wrows);
-			wrows = NULL;
-		}
+	return true;
+}
+
+/* The ctids of the wide rows of table name in *wrows, or NULL when there are none. */
+static bool find_wide_rows(struct dump *d, const struct catalog_table *t, const char *name,
+                           const struct copy_cols *cc, PGresult **wrows)
+{
+	char *e = NULL,
+	     *w = xasprintf("SELECT ctid FROM ONLY %s WHERE %s ORDER BY ctid", name, cc->wide.buf);
+
+	*wrows = db_query(d->db, w, 0, NULL, PGRES_TUPLES_OK, &e);
+	free(w);
+	if (!*wrows) {
+		dump_fail(d, xasprintf("looking for wide rows in %s failed: %s", t->qname, e));
+		free(e);
+		return false;
 	}
+	if (PQntuples(*wrows) == 0) {
+		PQclear(*wrows);
+		*wrows = NULL;
+	}
+	return true;
+}
+
+/* Writes "COPY ... FROM stdin;" and starts our COPY ... TO STDOUT (without wide rows). */
+static bool copy_begin(struct dump *d, const struct catalog_table *t, const char *name,
+                       const struct copy_cols *cc, bool skip_wide)
+{
+	PGconn *pg = d->db->pg;
+	PGresult *res;
+	char *h = cc->n ? xasprintf("COPY %s (%s) FROM stdin;\n", t->qname, cc->head.buf)
+	                : xasprintf("COPY %s FROM stdin;\n", t->qname);
+	char *x = skip_wide ? xasprintf("COPY (SELECT %s FROM ONLY %s WHERE NOT "
+	                                "COALESCE(%s, false)) TO STDOUT",
+	                                cc->sql.buf, name, cc->wide.buf)
+	          : cc->n   ? xasprintf("COPY %s (%s) TO STDOUT", name, cc->sql.buf)
+	                    : xasprintf("COPY %s TO STDOUT", name);
+	bool ok = put(d, h);
+
+	free(h);
 	if (ok) {
-		char *h = ncopied ? xasprintf("COPY %s (%s) FROM stdin;\n", t->qname, head.buf)
-		                  : xasprintf("COPY %s FROM stdin;\n", t->qname);
-		char *x = wrows     ? xasprintf("COPY (SELECT %s FROM ONLY %s WHERE NOT "
-		                                    "COALESCE(%s, false)) TO STDOUT",
-		                                sql.buf, name, wide.buf)
-		          : ncopied ? xasprintf("COPY %s (%s) TO STDOUT", name, sql.buf)
-		                    : xasprintf("COPY %s TO STDOUT", name);
-		ok = put(d, h);
-		free(h);
-		if (ok) {
-			res = PQexec(pg, x);
-			if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
-				char *e = db_result_error(res, pg);
-				ok = dump_fail(d, xasprintf("COPY %s failed: %s", t->qname, e));
-				free(e);
-			} else {
-				in_copy = true;
-			}
-			PQclear(res);
-		}
-		free(x);
-	}
-	d->p_table = t->qname;
-	progress(d, false);
-	while (ok && (n = PQgetCopyData(pg, &row, 0)) > 0) {
-		ok = gzw_write(d->w, row, (size_t)n);
-		PQfreemem(row);
-		d->p_bytes += (unsigned long long)n;
-		if ((++nrows & 255) == 0)
-			progress(d, false);
-	}
-	if (ok) {
-		if (n == -2) {
-			char *e = db_result_error(NULL, pg);
-			ok = dump_fail(d, xasprintf("COPY %s failed: %s", t->qname, e));
-			free(e);
-		}
-		res = PQgetResult(pg);
-		if (ok && (!res || PQresultStatus(res) != PGRES_COMMAND_OK)) {
+		res = PQexec(pg, x);
+		if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
 			char *e = db_result_error(res, pg);
 			ok = dump_fail(d, xasprintf("COPY %s failed: %s", t->qname, e));
 			free(e);
 		}
 		PQclear(res);
-		while ((res = PQgetResult(pg)) != NULL) /* none expected */
-			PQclear(res);
-	} else if (in_copy && PQstatus(pg) == CONNECTION_OK) {
-		abandon_copy(pg);
 	}
+	free(x);
+	return ok;
+}
+
+/* Streams the COPY in progress into the dump and checks how it ended; counts rows. */
+static bool copy_rows(struct dump *d, const struct catalog_table *t, long long *nrows)
+{
+	PGconn *pg = d->db->pg;
+	PGresult *res;
+	char *row;
+	int n = -1;
+	bool ok = true;
+
+	while (ok && (n = PQgetCopyData(pg, &row, 0)) > 0) {
+		ok = gzw_write(d->w, row, (size_t)n);
+		PQfreemem(row);
+		d->p_bytes += (unsigned long long)n;
+		if ((++*nrows & 255) == 0)
+			progress(d, false);
+	}
+	if (!ok) {
+		if (PQstatus(pg) == CONNECTION_OK)
+			abandon_copy(pg);
+		return false;
+	}
+	if (n == -2) {
+		char *e = db_result_error(NULL, pg);
+		ok = dump_fail(d, xasprintf("COPY %s failed: %s", t->qname, e));
+		free(e);
+	}
+	res = PQgetResult(pg);
+	if (ok && (!res || PQresultStatus(res) != PGRES_COMMAND_OK)) {
+		char *e = db_result_error(res, pg);
+		ok = dump_fail(d, xasprintf("COPY %s failed: %s", t->qname, e));
+		free(e);
+	}
+	PQclear(res);
+	while ((res = PQgetResult(pg)) != NULL) /* none expected */
+		PQclear(res);
+	return ok;
+}
+
+/* COPY one table out: "COPY name (cols) FROM stdin;", the rows, "\.". */
+static bool copy_table(struct dump *d, const struct catalog_table *t, PGresult *cols)
+{
+	struct copy_cols cc = {.n = 0};
+	PGresult *wrows = NULL;
+	PGconn *pg = d->db->pg;
+	long long nrows = 0;
+	char *name;
+	bool ok;
+
+	if (signals_stop_requested())
+		return dump_fail(d, xasprintf("interrupted by %s", signals_stop_reason()));
+	name = exec_name(pg, t->nsp, t->rel);
+	if (!name)
+		return dump_fail(d, xasprintf("cannot quote %s: %s", t->qname, PQerrorMessage(pg)));
+	sb_init(&cc.head);
+	sb_init(&cc.sql);
+	sb_init(&cc.wide);
+	ok = copy_columns(d, t, cols, &cc);
+	if (ok && cc.wide.len)
+		ok = find_wide_rows(d, t, name, &cc, &wrows);
+	ok = ok && copy_begin(d, t, name, &cc, wrows != NULL);
+	d->p_table = t->qname;
+	progress(d, false);
+	ok = ok && copy_rows(d, t, &nrows);
 	for (int i = 0; ok && wrows && i < PQntuples(wrows); i++) {
 		ok = copy_wide_row(d, name, t, cols, PQgetvalue(wrows, i, 0));
 		nrows++;
@@ -360,9 +402,9 @@ static bool copy_table(struct dump *d, const struct catalog_table *t, PGresult *
 		in->tables[in->ntables].name = xstrdup(t->qname);
 		in->tables[in->ntables++].rows = nrows;
 	}
-	sb_free(&head);
-	sb_free(&sql);
-	sb_free(&wide);
+	sb_free(&cc.head);
+	sb_free(&cc.sql);
+	sb_free(&cc.wide);
 	PQclear(wrows);
 	free(name);
 	return ok;

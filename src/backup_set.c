@@ -257,19 +257,117 @@ static bool verify(const char *path, const char *sha, char **err)
 	return true;
 }
 
-int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char **err)
+/* Takes the progress line for one dump when no other dump of the set has it. */
+static bool progress_take(struct backup_set *bs)
 {
-	char *name = file_name(db->dbname), *final = NULL, *tmp = NULL, *e = NULL, *derr = NULL;
+	bool mine = false;
+
+	pthread_mutex_lock(&bs->mu);
+	if (bs->cfg->progress && !bs->progress_busy)
+		mine = bs->progress_busy = true;
+	pthread_mutex_unlock(&bs->mu);
+	return mine;
+}
+
+static void progress_give(struct backup_set *bs)
+{
+	pthread_mutex_lock(&bs->mu);
+	bs->progress_busy = false;
+	pthread_mutex_unlock(&bs->mu);
+}
+
+/*
+ * Dumps db into fd, the new temp file tmp, then fsyncs and closes it (fd
+ * is closed either way).  Fills *info, *bytes and sha (the file's sha256).
+ */
+static bool dump_to_file(struct backup_set *bs, struct dbconn *db, int fd, const char *tmp,
+                         struct dump_info *info, uint64_t *bytes, char sha[65], char **err)
+{
 	struct dump_opts o = {.lock_timeout_s = bs->cfg->lock_timeout_s,
 	                      .owners = bs->cfg->backup_owners};
-	struct gz_writer *w;
-	struct dump_info info;
+	struct gz_writer *w = gzw_open(fd, (int)bs->cfg->compress_level, tmp);
+	char *e = NULL, *derr = NULL;
+	bool ok;
+
+	o.progress = progress_take(bs);
+	ok = backup_dump(db, w, &o, info, &derr);
+	if (o.progress)
+		progress_give(bs);
+	if (!gzw_finish(w, !ok, bytes, sha, &e)) {
+		/* a database error explains more than "abandoned" does */
+		*err = derr ? derr : e;
+		if (derr)
+			free(e);
+		close(fd);
+		return false;
+	}
+	free(derr);
+	if (fsync(fd) != 0) {
+		*err = xasprintf("cannot fsync %s: %s", tmp, strerror(errno));
+		close(fd);
+		return false;
+	}
+	if (close(fd) != 0) {
+		*err = xasprintf("cannot close %s: %s", tmp, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Reads tmp back, renames it to final and fsyncs the set; then final is the backup. */
+static bool install(struct backup_set *bs, const char *tmp, const char *final, const char *sha,
+                    char **err)
+{
+	if (!verify(tmp, sha, err))
+		return false;
+	if (rename(tmp, final) != 0) {
+		*err = xasprintf("cannot rename %s: %s", tmp, strerror(errno));
+		return false;
+	}
+	if (!fsync_dir(bs->dir)) {
+		*err = xasprintf("cannot fsync %s: %s", bs->dir, strerror(errno));
+		unlink(final);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Adds the backup to the set and rewrites the manifest; *info moves into
+ * the set.  When the manifest cannot be written, final is removed.
+ */
+static bool record(struct backup_set *bs, const char *dbname, const char *name, const char *final,
+                   uint64_t bytes, const char sha[65], struct dump_info *info, char **err)
+{
 	struct manifest_entry *m;
+	bool ok;
+
+	pthread_mutex_lock(&bs->mu);
+	bs->entries = xrealloc(bs->entries, (bs->count + 1) * sizeof *bs->entries);
+	m = &bs->entries[bs->count++];
+	m->database = xstrdup(dbname);
+	m->file = xstrdup(name);
+	m->bytes = bytes;
+	memcpy(m->sha256, sha, sizeof m->sha256);
+	m->info = *info;
+	memset(info, 0, sizeof *info);
+	ok = write_manifest(bs, err);
+	if (!ok) {
+		bs->failed = true;
+		unlink(final); /* a file the manifest does not vouch for is no backup */
+	}
+	pthread_mutex_unlock(&bs->mu);
+	return ok;
+}
+
+int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char **err)
+{
+	char *name = file_name(db->dbname), *final = NULL, *tmp = NULL;
+	struct dump_info info;
 	uint64_t bytes = 0;
 	char sha[65];
-	int fd = -1, rc;
+	int fd, rc;
 	long long duration;
-	bool ok;
 
 	memset(&info, 0, sizeof info);
 	*file = NULL;
@@ -290,63 +388,11 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	}
 	signals_track_tmp(tmp); /* a forced exit unlinks it */
 	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "backing up to %s", final);
-	w = gzw_open(fd, (int)bs->cfg->compress_level, tmp);
-	pthread_mutex_lock(&bs->mu);
-	if (bs->cfg->progress && !bs->progress_busy)
-		o.progress = bs->progress_busy = true;
-	pthread_mutex_unlock(&bs->mu);
-	ok = backup_dump(db, w, &o, &info, &derr);
-	if (o.progress) {
-		pthread_mutex_lock(&bs->mu);
-		bs->progress_busy = false;
-		pthread_mutex_unlock(&bs->mu);
-	}
-	if (!gzw_finish(w, !ok, &bytes, sha, &e)) {
-		/* a database error explains more than "abandoned" does */
-		*err = derr ? xasprintf("%s", derr) : e;
-		if (derr)
-			free(e);
+	if (!dump_to_file(bs, db, fd, tmp, &info, &bytes, sha, err) ||
+	    !install(bs, tmp, final, sha, err))
 		goto fail;
-	}
-	if (fsync(fd) != 0) {
-		*err = xasprintf("cannot fsync %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		*err = xasprintf("cannot close %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (!verify(tmp, sha, err))
-		goto fail;
-	if (rename(tmp, final) != 0) {
-		*err = xasprintf("cannot rename %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (!fsync_dir(bs->dir)) {
-		*err = xasprintf("cannot fsync %s: %s", bs->dir, strerror(errno));
-		unlink(final);
-		goto fail;
-	}
-
 	duration = info.duration_ms;
-	pthread_mutex_lock(&bs->mu);
-	bs->entries = xrealloc(bs->entries, (bs->count + 1) * sizeof *bs->entries);
-	m = &bs->entries[bs->count++];
-	m->database = xstrdup(db->dbname);
-	m->file = xstrdup(name);
-	m->bytes = bytes;
-	memcpy(m->sha256, sha, sizeof sha);
-	m->info = info;
-	memset(&info, 0, sizeof info);
-	ok = write_manifest(bs, err);
-	if (!ok) {
-		bs->failed = true;
-		unlink(final); /* a file the manifest does not vouch for is no backup */
-	}
-	pthread_mutex_unlock(&bs->mu);
-	if (!ok)
+	if (!record(bs, db->dbname, name, final, bytes, sha, &info, err))
 		goto fail;
 	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, duration},
 	       "backup written: %s (%llu bytes, sha256 %.12s...)", final, (unsigned long long)bytes,
@@ -355,12 +401,9 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	signals_untrack_tmp(tmp);
 	free(tmp);
 	free(name);
-	free(derr);
 	return AZ_EXIT_OK;
 
 fail:
-	if (fd >= 0)
-		close(fd);
 	if (tmp) {
 		unlink(tmp);
 		signals_untrack_tmp(tmp);
@@ -376,7 +419,6 @@ fail:
 		*err = full;
 	}
 	dump_info_free(&info);
-	free(derr);
 	free(final);
 	free(tmp);
 	free(name);
