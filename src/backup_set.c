@@ -188,50 +188,13 @@ static char *manifest_json(const struct backup_set *bs)
 	return sb.buf;
 }
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return false;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* Rewrites manifest.json durably (caller holds mu). */
 static bool write_manifest(struct backup_set *bs, char **err)
 {
 	char *json = manifest_json(bs);
 	char *path = xasprintf("%s/manifest.json", bs->dir);
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && write_all(fd, json, strlen(json)) && fsync(fd) == 0;
-	int e = errno;
+	bool ok = write_file_atomic(path, json, strlen(json), 0600, err);
 
-	if (fd >= 0 && close(fd) != 0 && ok) {
-		ok = false;
-		e = errno;
-	}
-	if (ok && rename(tmp, path) != 0) {
-		ok = false;
-		e = errno;
-	}
-	if (ok && !fsync_dir(bs->dir)) {
-		ok = false;
-		e = errno;
-	}
-	if (!ok) {
-		*err = xasprintf("cannot write %s: %s", path, strerror(e));
-		unlink(tmp);
-	}
-	free(tmp);
 	free(path);
 	free(json);
 	return ok;
@@ -277,15 +240,15 @@ static void progress_give(struct backup_set *bs)
 }
 
 /*
- * Dumps db into fd, the new temp file tmp, then fsyncs and closes it (fd
- * is closed either way).  Fills *info, *bytes and sha (the file's sha256).
+ * Dumps db into af's temp file, then fsyncs and closes it.  Fills *info,
+ * *bytes and sha (the file's sha256).
  */
-static bool dump_to_file(struct backup_set *bs, struct dbconn *db, int fd, const char *tmp,
+static bool dump_to_file(struct backup_set *bs, struct dbconn *db, struct atomic_file *af,
                          struct dump_info *info, uint64_t *bytes, char sha[65], char **err)
 {
 	struct dump_opts o = {.lock_timeout_s = bs->cfg->lock_timeout_s,
 	                      .owners = bs->cfg->backup_owners};
-	struct gz_writer *w = gzw_open(fd, (int)bs->cfg->compress_level, tmp);
+	struct gz_writer *w = gzw_open(af->fd, (int)bs->cfg->compress_level, af->tmp);
 	char *e = NULL, *derr = NULL;
 	bool ok;
 
@@ -298,38 +261,10 @@ static bool dump_to_file(struct backup_set *bs, struct dbconn *db, int fd, const
 		*err = derr ? derr : e;
 		if (derr)
 			free(e);
-		close(fd);
 		return false;
 	}
 	free(derr);
-	if (fsync(fd) != 0) {
-		*err = xasprintf("cannot fsync %s: %s", tmp, strerror(errno));
-		close(fd);
-		return false;
-	}
-	if (close(fd) != 0) {
-		*err = xasprintf("cannot close %s: %s", tmp, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
-/* Reads tmp back, renames it to final and fsyncs the set; then final is the backup. */
-static bool install(struct backup_set *bs, const char *tmp, const char *final, const char *sha,
-                    char **err)
-{
-	if (!verify(tmp, sha, err))
-		return false;
-	if (rename(tmp, final) != 0) {
-		*err = xasprintf("cannot rename %s: %s", tmp, strerror(errno));
-		return false;
-	}
-	if (!fsync_dir(bs->dir)) {
-		*err = xasprintf("cannot fsync %s: %s", bs->dir, strerror(errno));
-		unlink(final);
-		return false;
-	}
-	return true;
+	return atomic_close(af, err);
 }
 
 /*
@@ -364,9 +299,10 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 {
 	char *name = file_name(db->dbname), *final = NULL, *tmp = NULL;
 	struct dump_info info;
+	struct atomic_file af = {.fd = -1};
 	uint64_t bytes = 0;
 	char sha[65];
-	int fd, rc;
+	int rc;
 	long long duration;
 
 	memset(&info, 0, sizeof info);
@@ -381,16 +317,18 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	if (rc)
 		goto fail;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		*err = xasprintf("cannot create %s: %s", tmp, strerror(errno));
+	if (!atomic_open(&af, final, tmp, 0600, err))
 		goto fail;
-	}
 	signals_track_tmp(tmp); /* a forced exit unlinks it */
 	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "backing up to %s", final);
-	if (!dump_to_file(bs, db, fd, tmp, &info, &bytes, sha, err) ||
-	    !install(bs, tmp, final, sha, err))
+	if (!dump_to_file(bs, db, &af, &info, &bytes, sha, err) || !verify(tmp, sha, err))
 		goto fail;
+	/* renamed, and the set directory fsynced; else no file under the final name */
+	if (!atomic_commit(&af, err)) {
+		if (af.renamed)
+			unlink(final);
+		goto fail;
+	}
 	duration = info.duration_ms;
 	if (!record(bs, db->dbname, name, final, bytes, sha, &info, err))
 		goto fail;
@@ -404,10 +342,10 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	return AZ_EXIT_OK;
 
 fail:
-	if (tmp) {
-		unlink(tmp);
+	if (af.tmp)
+		atomic_abort(&af); /* not committed: removes the temp file */
+	if (tmp)
 		signals_untrack_tmp(tmp);
-	}
 	pthread_mutex_lock(&bs->mu);
 	bs->failed = true;
 	pthread_mutex_unlock(&bs->mu);
