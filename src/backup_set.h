@@ -9,8 +9,9 @@
  * retention (only after a run whose backups all succeeded, counting only
  * complete sets), and which dump may draw the progress line (one at a time).
  * A set is shared by a run's workers: one mutex guards it.
- * Calls: backup (the dump), compress (the writer, sha256), signals (temp
- * files a forced exit removes), log.
+ * Calls: backup (the dump), compress (the writer, sha256), util (the
+ * atomic temp-file-and-rename write), signals (temp files a forced exit
+ * removes), log.
  */
 #ifndef AUZDB_BACKUP_SET_H
 #define AUZDB_BACKUP_SET_H
