@@ -7,12 +7,9 @@
 #include "log.h"
 #include "signals.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void outcome_free(struct db_outcome *o)
 {
@@ -176,38 +173,21 @@ char *report_json(const struct report *r)
 	return clean;
 }
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 bool report_write_file(const struct report *r, const char *path, char **err)
 {
-	char *json = report_json(r);
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	bool ok = fd >= 0;
+	struct strbuf sb;
+	char *json = report_json(r), *e = NULL;
+	bool ok;
 
-	if (ok)
-		ok = write_all(fd, json, strlen(json)) && write_all(fd, "\n", 1) && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) != 0)
-		ok = false;
+	sb_init(&sb);
+	sb_adds(&sb, json);
+	sb_addc(&sb, '\n');
+	ok = write_file_atomic(path, sb.buf, sb.len, 0600, &e);
 	if (!ok) {
-		*err = xasprintf("cannot write report %s: %s", path, strerror(errno));
-		unlink(tmp);
+		*err = xasprintf("cannot write report %s: %s", path, e);
+		free(e);
 	}
-	free(tmp);
+	sb_free(&sb);
 	free(json);
 	return ok;
 }
@@ -216,8 +196,7 @@ void report_termination(const struct report *r, const char *path)
 {
 	struct strbuf sb;
 	int code = report_exit_code(r);
-	int fd;
-	char *clean;
+	char *clean, *e = NULL;
 
 	sb_init(&sb);
 	sb_addf(&sb,
@@ -234,10 +213,10 @@ void report_termination(const struct report *r, const char *path)
 	sb_free(&sb);
 	if (strlen(clean) > 4096)
 		memcpy(clean + 4096 - 4, "...\n", 5);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !write_all(fd, clean, strlen(clean)))
-		log_debug("cannot write termination message to %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	/* in place: its directory (/dev in Kubernetes) is not ours to create files in */
+	if (!write_file_in_place(path, clean, strlen(clean), 0600, &e)) {
+		log_debug("cannot write the termination message: %s", e);
+		free(e);
+	}
 	free(clean);
 }

@@ -206,6 +206,145 @@ int read_file(const char *path, unsigned char **out, size_t *len)
 	return 0;
 }
 
+/* write(2) until done; false with errno set (EIO for a write of nothing). */
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* fsync; a file that cannot be synced (EINVAL: a pipe, a terminal, ...) counts as synced. */
+static bool sync_fd(int fd)
+{
+	return fsync(fd) == 0 || errno == EINVAL;
+}
+
+/* fsyncs the directory holding path, so that a rename in it survives a crash. */
+static bool sync_parent(const char *path, char **err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = !slash          ? xstrdup(".")
+	            : slash == path ? xstrdup("/")
+	                            : xstrndup(path, (size_t)(slash - path));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool ok = fd >= 0 && sync_fd(fd);
+
+	if (!ok)
+		*err = xasprintf("cannot fsync %s: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ok;
+}
+
+bool atomic_open(struct atomic_file *af, const char *path, const char *tmp, mode_t mode, char **err)
+{
+	memset(af, 0, sizeof *af);
+	af->tmp = tmp ? xstrdup(tmp) : xasprintf("%s.tmp.%ld", path, (long)getpid());
+	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (af->fd < 0) {
+		*err = xasprintf("cannot create %s: %s", af->tmp, strerror(errno));
+		free(af->tmp);
+		af->tmp = NULL;
+		return false;
+	}
+	af->path = xstrdup(path);
+	return true;
+}
+
+bool atomic_close(struct atomic_file *af, char **err)
+{
+	int fd = af->fd;
+
+	if (fd < 0)
+		return true;
+	af->fd = -1;
+	if (fsync(fd) != 0) {
+		*err = xasprintf("cannot fsync %s: %s", af->tmp, strerror(errno));
+		close(fd);
+		return false;
+	}
+	if (close(fd) != 0) {
+		*err = xasprintf("cannot close %s: %s", af->tmp, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void atomic_free(struct atomic_file *af)
+{
+	free(af->path);
+	free(af->tmp);
+	af->path = af->tmp = NULL;
+}
+
+bool atomic_commit(struct atomic_file *af, char **err)
+{
+	bool ok = atomic_close(af, err);
+
+	if (ok && rename(af->tmp, af->path) != 0) {
+		*err = xasprintf("cannot rename %s: %s", af->tmp, strerror(errno));
+		ok = false;
+	}
+	if (!ok) {
+		unlink(af->tmp);
+	} else {
+		af->renamed = true;
+		ok = sync_parent(af->path, err);
+	}
+	atomic_free(af);
+	return ok;
+}
+
+void atomic_abort(struct atomic_file *af)
+{
+	if (af->fd >= 0)
+		close(af->fd);
+	af->fd = -1;
+	if (af->tmp)
+		unlink(af->tmp);
+	atomic_free(af);
+}
+
+bool write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, char **err)
+{
+	struct atomic_file af;
+
+	if (!atomic_open(&af, path, NULL, mode, err))
+		return false;
+	if (!write_all(af.fd, data, len)) {
+		*err = xasprintf("cannot write %s: %s", af.tmp, strerror(errno));
+		atomic_abort(&af);
+		return false;
+	}
+	return atomic_commit(&af, err);
+}
+
+bool write_file_in_place(const char *path, const void *data, size_t len, mode_t mode, char **err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	bool ok = fd >= 0 && write_all(fd, data, len) && sync_fd(fd);
+
+	if (!ok)
+		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
+	if (fd >= 0 && close(fd) != 0 && ok) {
+		*err = xasprintf("cannot close %s: %s", path, strerror(errno));
+		ok = false;
+	}
+	return ok;
+}
+
 long long now_ms(void)
 {
 	struct timespec ts;

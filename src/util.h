@@ -4,6 +4,8 @@
  * Owns: the x*alloc family (they print one line and exit(1) on out of
  * memory, so callers never see NULL) and struct strbuf, a growable
  * NUL-terminated byte buffer.  Whoever initialises a strbuf frees it.
+ * Also: writing a file whole or not at all (write_file_atomic and the
+ * streaming atomic_open / atomic_commit / atomic_abort it is made of).
  */
 #ifndef AUZDB_UTIL_H
 #define AUZDB_UTIL_H
@@ -11,6 +13,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define AZ_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define AZ_MUSTCHECK    __attribute__((warn_unused_result))
@@ -44,6 +47,41 @@ char *sb_detach(struct strbuf *sb);
 
 /* Reads a whole file; returns 0 or an errno value. *out is NUL-terminated. */
 int read_file(const char *path, unsigned char **out, size_t *len) AZ_MUSTCHECK;
+
+/*
+ * A file that appears whole or not at all.  atomic_open creates the temp
+ * file tmp (NULL: "<path>.tmp.<pid>"), which must be in path's directory,
+ * with O_EXCL and mode (callers use 0600).  The caller writes to fd, then
+ * atomic_commit fsyncs and closes the temp file, renames it to path and
+ * fsyncs the directory; atomic_close does the first half alone, for a
+ * caller that reads the bytes back before committing.  Every failure
+ * gives a one-line *err naming the file; on any but the directory's fsync
+ * the temp file is gone.  After atomic_open succeeds, exactly one of
+ * atomic_commit and atomic_abort must follow: both free the names.
+ */
+struct atomic_file {
+	int fd;       /* the temp file; -1 once closed */
+	char *path;   /* the final name */
+	char *tmp;    /* the temp file's name */
+	bool renamed; /* set by atomic_commit once path is the new file */
+};
+
+bool atomic_open(struct atomic_file *af, const char *path, const char *tmp, mode_t mode,
+                 char **err) AZ_MUSTCHECK;
+bool atomic_close(struct atomic_file *af, char **err) AZ_MUSTCHECK;
+bool atomic_commit(struct atomic_file *af, char **err) AZ_MUSTCHECK;
+/* Closes and removes the temp file. */
+void atomic_abort(struct atomic_file *af);
+/* data as the whole new content of path, through the above. */
+bool write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                       char **err) AZ_MUSTCHECK;
+/*
+ * The same written in place (O_TRUNC, write, fsync), for a file in a
+ * directory auzdb may not be able to write, such as /dev/termination-log.
+ * A file that cannot be fsynced (a pipe, a terminal) is not an error.
+ */
+bool write_file_in_place(const char *path, const void *data, size_t len, mode_t mode,
+                         char **err) AZ_MUSTCHECK;
 
 /* Monotonic milliseconds, and the wall clock as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 long long now_ms(void);
