@@ -21,12 +21,9 @@
 #include "tenants.h"
 #include "workflow.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- auzdb adopt ------------------------------------------------------ */
 
@@ -184,38 +181,6 @@ static char *verify_json(const struct verified *v, size_t n, int code, long long
 	return json_finish(&j);
 }
 
-/* Writes text to path, mode 0600, through a temp file and a rename. */
-static bool write_0600(const char *path, const char *text, char **err)
-{
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	size_t len = strlen(text), off = 0;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		*err = xasprintf("cannot write the report %s: %s", path, strerror(errno));
-		free(tmp);
-		return false;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off < len || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		*err = xasprintf("cannot write the report %s: %s", path, strerror(errno));
-		if (off < len)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
-		return false;
-	}
-	free(tmp);
-	return true;
-}
-
 static void print_verified(const struct verified *v)
 {
 	if (v->error)
@@ -352,7 +317,7 @@ int cmd_verify(const struct config *cfg)
 			out_line(
 			    "%zu database%s verified: every schema is what its migrations make", n,
 			    n == 1 ? "" : "s");
-		if (cfg->report_file && !write_0600(cfg->report_file, json, &err)) {
+		if (cfg->report_file && !write_file_atomic(cfg->report_file, json, strlen(json), 0600, &err)) {
 			log_error("%s", err);
 			free(err);
 			if (!code)
