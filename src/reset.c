@@ -1542,8 +1542,8 @@ int reset_run(const struct config *cfg)
 				err = xstrdup("interrupted by a stop signal");
 			}
 			if (!rc) {
-				rc = migrate_database(cfg, &db, &set, NULL, &out);
-				db.locked = true; /* migrate_database released one hold of ours */
+				rc = migrate_database(cfg, &db, &set, NULL,
+				                      &out); /* our hold stays */
 				applied = out.ndone;
 				if (rc)
 					err = xstrdup(out.error ? out.error : az_exit_name(rc));
