@@ -9,6 +9,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "migset.h"
+#include "pgtext.h"
 #include "restore.h"
 #include "signals.h"
 #include "sqlscan.h"
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #define ALLOW_RESET_VALUE "delete-all-data"
@@ -261,17 +261,15 @@ struct reload {
 	/* the COPY block being read */
 	enum block_mode mode;
 	struct ttable *cur;
-	char *bname;    /* the backup's name of the table */
-	char *lost_why; /* table not carried over: why */
-	char **bcols;   /* the backup's columns */
-	int nbcols;
-	int *keep;      /* per backup field: carried over? */
-	int *pkf;       /* backup field of each primary key column, or -1 */
-	bool project;   /* some fields are dropped */
-	char *copy_sql; /* COPY target (kept columns) FROM STDIN */
-	long data_line; /* the COPY statement's line; row k is at data_line + k */
-	long long nrow; /* rows seen in this block */
-	bool copy_open; /* first pass: a server COPY is running */
+	struct pgtext_copy hdr; /* the backup's names of the table and its columns */
+	char *lost_why;         /* table not carried over: why */
+	int *keep;              /* per backup field: carried over? */
+	int *pkf;               /* backup field of each primary key column, or -1 */
+	bool project;           /* some fields are dropped */
+	char *copy_sql;         /* COPY target (kept columns) FROM STDIN */
+	long data_line;         /* the COPY statement's line; row k is at data_line + k */
+	long long nrow;         /* rows seen in this block */
+	bool copy_open;         /* first pass: a server COPY is running */
 	struct strbuf partial, line;
 	/* second pass: buffered rows */
 	struct strbuf chunk;
@@ -365,126 +363,21 @@ static void free_target(struct reload *r)
 	free(r->tabs);
 }
 
-/* -- parsing "COPY schema.table (a, "B") FROM stdin;" -- */
-
-static char *parse_ident(const char **pp)
-{
-	const char *p = *pp;
-	struct strbuf sb;
-
-	sb_init(&sb);
-	if (*p == '"') {
-		for (p++; *p; p++) {
-			if (*p == '"') {
-				if (p[1] != '"')
-					break;
-				p++;
-			}
-			sb_addc(&sb, *p);
-		}
-		if (*p != '"') {
-			sb_free(&sb);
-			return NULL;
-		}
-		p++;
-	} else {
-		while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
-		              (unsigned char)*p >= 0x80))
-			sb_addc(&sb, (char)tolower((unsigned char)*p++));
-	}
-	if (!sb.len) {
-		sb_free(&sb);
-		return NULL;
-	}
-	*pp = p;
-	return sb.buf; /* ours now: sb is not used again */
-}
-
-static bool keyword(const char **pp, const char *kw)
-{
-	size_t n = strlen(kw);
-	const char *p = sql_skip_blank(*pp);
-	if (strncasecmp(p, kw, n) != 0 || isalnum((unsigned char)p[n]) || p[n] == '_')
-		return false;
-	*pp = p + n;
-	return true;
-}
-
 static void free_block(struct reload *r)
 {
-	for (int i = 0; i < r->nbcols; i++)
-		free(r->bcols[i]);
-	free(r->bcols);
+	pgtext_copy_free(&r->hdr);
 	free(r->keep);
 	free(r->pkf);
-	free(r->bname);
 	free(r->lost_why);
 	free(r->copy_sql);
-	r->bcols = NULL;
 	r->keep = r->pkf = NULL;
-	r->bname = r->lost_why = r->copy_sql = NULL;
-	r->nbcols = 0;
+	r->lost_why = r->copy_sql = NULL;
 	r->cur = NULL;
 	r->mode = B_SKIP;
 	r->copy_open = false;
 	r->project = false;
 	r->nrow = 0;
 	sb_reset(&r->partial);
-}
-
-/*
- * Parses a COPY ... FROM stdin statement into r->bname, r->bcols and *nsp.
- * Returns 0 when sql is not a COPY, 1 when it was understood, -1 when it is
- * a COPY whose shape is not understood (its data is skipped).
- */
-static int parse_copy(struct reload *r, const char *sql, char **nsp)
-{
-	const char *p = sql_skip_blank(sql);
-	char *a, *b = NULL;
-
-	*nsp = NULL;
-	if (!keyword(&p, "copy"))
-		return 0;
-	p = sql_skip_blank(p);
-	if (!(a = parse_ident(&p)))
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (!(b = parse_ident(&p))) {
-			free(a);
-			return -1;
-		}
-	}
-	if (b) {
-		*nsp = a;
-		r->bname = b;
-	} else {
-		r->bname = a;
-	}
-	p = sql_skip_blank(p);
-	if (*p == '(') {
-		p++;
-		for (;;) {
-			char *c;
-			p = sql_skip_blank(p);
-			if (!(c = parse_ident(&p)))
-				return -1;
-			r->bcols = xrealloc(r->bcols, (size_t)(r->nbcols + 1) * sizeof *r->bcols);
-			r->bcols[r->nbcols++] = c;
-			p = sql_skip_blank(p);
-			if (*p == ',') {
-				p++;
-				continue;
-			}
-			if (*p != ')')
-				return -1;
-			p++;
-			break;
-		}
-	}
-	if (!keyword(&p, "from") || !keyword(&p, "stdin"))
-		return -1;
-	return 1;
 }
 
 /* -- the report -- */
@@ -591,48 +484,6 @@ static void savepoint_undo(struct reload *r)
 		(void)savepoint(r, "RELEASE SAVEPOINT");
 }
 
-/* -- a row of COPY text: fields split by tabs -- */
-
-static bool field_at(const char *line, size_t len, int idx, size_t *off, size_t *n)
-{
-	int fi = 0;
-	size_t start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || line[i] == '\t') {
-			if (fi == idx) {
-				*off = start;
-				*n = i - start;
-				return true;
-			}
-			fi++;
-			start = i + 1;
-		}
-	}
-	return false;
-}
-
-/* The kept fields of one row (without its '\n'), '\n'-terminated, into out. */
-static void project(const struct reload *r, const char *line, size_t len, struct strbuf *out)
-{
-	int fi = 0;
-	size_t start = 0;
-	bool first = true;
-
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || line[i] == '\t') {
-			if (fi < r->nbcols && r->keep[fi]) {
-				if (!first)
-					sb_addc(out, '\t');
-				sb_add(out, line + start, i - start);
-				first = false;
-			}
-			fi++;
-			start = i + 1;
-		}
-	}
-	sb_addc(out, '\n');
-}
-
 /* "id=42" (the row's primary key as the backup writes it), or NULL. */
 static char *row_key(const struct reload *r, const char *line, size_t len)
 {
@@ -642,7 +493,7 @@ static char *row_key(const struct reload *r, const char *line, size_t len)
 	sb_init(&sb);
 	for (size_t k = 0; k < r->cur->npk; k++) {
 		size_t off, n;
-		if (r->pkf[k] < 0 || !field_at(line, len, r->pkf[k], &off, &n)) {
+		if (r->pkf[k] < 0 || !pgtext_field(line, len, r->pkf[k], &off, &n)) {
 			sb_free(&sb);
 			return NULL;
 		}
@@ -719,7 +570,7 @@ static void handle_row(struct reload *r, const char *line, size_t len)
 	r->nrow++;
 	if (r->mode == B_LOAD) {
 		sb_reset(&r->line);
-		project(r, line, len, &r->line);
+		pgtext_project(line, len, r->keep, r->hdr.ncols, &r->line);
 		if (PQputCopyData(r->db->pg, r->line.buf, (int)r->line.len) != 1)
 			fatal(r, AZ_EXIT_UNREACHABLE, db_result_error(NULL, r->db->pg));
 		return;
@@ -728,7 +579,7 @@ static void handle_row(struct reload *r, const char *line, size_t len)
 	r->offs[r->nchunk] = r->chunk.len;
 	r->lnos[r->nchunk] = r->data_line + (long)r->nrow;
 	r->keys[r->nchunk] = row_key(r, line, len);
-	project(r, line, len, &r->chunk);
+	pgtext_project(line, len, r->keep, r->hdr.ncols, &r->chunk);
 	if (++r->nchunk == DIAG_CHUNK)
 		flush_chunk(r);
 }
@@ -749,13 +600,13 @@ static void plan_block(struct reload *r, struct ttable *t)
 	struct strbuf sql;
 	int nkept = 0;
 
-	r->keep = xcalloc((size_t)(r->nbcols ? r->nbcols : 1), sizeof *r->keep);
+	r->keep = xcalloc((size_t)(r->hdr.ncols ? r->hdr.ncols : 1), sizeof *r->keep);
 	r->pkf = xcalloc(t->npk ? t->npk : 1, sizeof *r->pkf);
 	for (size_t k = 0; k < t->ncols; k++)
 		t->cols[k].in_backup = false;
-	for (int i = 0; i < r->nbcols; i++) {
+	for (int i = 0; i < r->hdr.ncols; i++) {
 		for (size_t k = 0; k < t->ncols; k++) {
-			if (!str_eq(t->cols[k].name, r->bcols[i]))
+			if (!str_eq(t->cols[k].name, r->hdr.cols[i]))
 				continue;
 			t->cols[k].in_backup = true;
 			if (!t->cols[k].generated) {
@@ -768,8 +619,8 @@ static void plan_block(struct reload *r, struct ttable *t)
 	}
 	for (size_t k = 0; k < t->npk; k++) {
 		r->pkf[k] = -1;
-		for (int i = 0; i < r->nbcols; i++)
-			if (str_eq(r->bcols[i], t->pk[k]))
+		for (int i = 0; i < r->hdr.ncols; i++)
+			if (str_eq(r->hdr.cols[i], t->pk[k]))
 				r->pkf[k] = i;
 	}
 	for (size_t k = 0; k < t->ncols && !r->lost_why; k++)
@@ -783,15 +634,15 @@ static void plan_block(struct reload *r, struct ttable *t)
 	sb_init(&sql);
 	sb_addf(&sql, "COPY %s (", t->qname);
 	nkept = 0;
-	for (int i = 0; i < r->nbcols; i++) {
+	for (int i = 0; i < r->hdr.ncols; i++) {
 		char *q;
 		if (!r->keep[i])
 			continue;
-		q = PQescapeIdentifier(r->db->pg, r->bcols[i], strlen(r->bcols[i]));
+		q = PQescapeIdentifier(r->db->pg, r->hdr.cols[i], strlen(r->hdr.cols[i]));
 		if (!q) {
 			sb_free(&sql);
 			fatal(r, AZ_EXIT_INTERNAL,
-			      xasprintf("cannot quote column %s", r->bcols[i]));
+			      xasprintf("cannot quote column %s", r->hdr.cols[i]));
 			return;
 		}
 		sb_addf(&sql, "%s%s", nkept++ ? ", " : "", q);
@@ -812,7 +663,7 @@ static void parse_setval(struct reload *r, const char *sql)
 	struct strbuf name;
 	bool called;
 
-	if (!keyword(&p, "select"))
+	if (!pgtext_keyword(&p, "select"))
 		return;
 	p = sql_skip_blank(p);
 	if (strncmp(p, "pg_catalog.setval('", 19) != 0)
@@ -843,9 +694,9 @@ static void parse_setval(struct reload *r, const char *sql)
 	{
 		char *value = xstrndup(v, (size_t)(p - v));
 		p++;
-		if (keyword(&p, "true"))
+		if (pgtext_keyword(&p, "true"))
 			called = true;
-		else if (keyword(&p, "false"))
+		else if (pgtext_keyword(&p, "false"))
 			called = false;
 		else {
 			free(value);
@@ -864,15 +715,13 @@ static void parse_setval(struct reload *r, const char *sql)
 static bool on_statement(void *arg, const char *sql, long first_line, long token_line)
 {
 	struct reload *r = arg;
-	char *nsp = NULL;
 	struct ttable *t;
 	int k;
 
 	(void)first_line;
 	free_block(r);
-	k = parse_copy(r, sql, &nsp);
+	k = pgtext_parse_copy(sql, &r->hdr);
 	if (k == 0) {
-		free_block(r);
 		if (!r->second_pass)
 			parse_setval(r, sql);
 		return false;
@@ -880,10 +729,8 @@ static bool on_statement(void *arg, const char *sql, long first_line, long token
 	r->data_line = token_line;
 	if (!r->rc && signals_stop_requested())
 		fatal(r, AZ_EXIT_INTERRUPTED, xstrdup("interrupted by a stop signal"));
-	if (r->rc) {
-		free(nsp);
+	if (r->rc)
 		return true;
-	}
 	if (k < 0) {
 		if (!r->second_pass)
 			log_at(
@@ -891,17 +738,12 @@ static bool on_statement(void *arg, const char *sql, long first_line, long token
 			    "the COPY statement at line %ld of %s is not understood; its rows are "
 			    "not carried over",
 			    token_line, r->backup);
-		free(nsp);
-		free(r->bname);
-		r->bname = NULL;
 		return true;
 	}
-	if ((nsp && !str_eq(nsp, r->db->schema)) || str_eq(r->bname, "_prisma_migrations")) {
-		free(nsp); /* other schemas were not reset; the new ledger stands */
-		return true;
-	}
-	free(nsp);
-	t = find_table(r, r->bname);
+	if ((r->hdr.schema && !str_eq(r->hdr.schema, r->db->schema)) ||
+	    str_eq(r->hdr.table, "_prisma_migrations"))
+		return true; /* other schemas were not reset; the new ledger stands */
+	t = find_table(r, r->hdr.table);
 	if (!t) {
 		r->lost_why = xstrdup("it is not in the new schema");
 		return true;
@@ -996,8 +838,8 @@ static void on_copy_end(void *arg, long long rows)
 		return;
 	}
 	if (r->mode == B_SKIP) {
-		if (!r->second_pass && r->lost_why && r->bname)
-			report_lost(r, r->bname, NULL, rows, r->lost_why);
+		if (!r->second_pass && r->lost_why && r->hdr.table)
+			report_lost(r, r->hdr.table, NULL, rows, r->lost_why);
 		return;
 	}
 	if (r->partial.len) { /* a last row without its newline */
@@ -1036,12 +878,13 @@ static void on_copy_end(void *arg, long long rows)
 			table_json(r, t);
 		}
 	}
-	for (int i = 0; i < r->nbcols; i++) {
+	for (int i = 0; i < r->hdr.ncols; i++) {
 		bool generated = false;
 		for (size_t k = 0; k < t->ncols; k++)
-			generated |= str_eq(t->cols[k].name, r->bcols[i]) && t->cols[k].generated;
+			generated |=
+			    str_eq(t->cols[k].name, r->hdr.cols[i]) && t->cols[k].generated;
 		if (!r->keep[i] && !generated)
-			report_lost(r, t->name, r->bcols[i], rows, "it is not in the new table");
+			report_lost(r, t->name, r->hdr.cols[i], rows, "it is not in the new table");
 	}
 }
 
