@@ -176,12 +176,12 @@ static int empty_schema(struct dbconn *db, char **err)
 
 /*
  * Applies every migration of set inside the open transaction, each with its
- * Prisma-shaped ledger row.  *enum_conflict is set when a migration used an
- * enum value an earlier one added (SQLSTATE 55P04): only separate
- * transactions can do that.
+ * Prisma-shaped ledger row (apply's step).  *enum_conflict is set when a
+ * migration used an enum value an earlier one added (SQLSTATE 55P04): only
+ * separate transactions can do that.
  */
-static int apply_all_in_txn(struct dbconn *db, const struct migset *set, bool *enum_conflict,
-                            char **err)
+static int migrate_all_in_txn(struct dbconn *db, const struct migset *set, bool *enum_conflict,
+                              char **err)
 {
 	int rc = ledger_create(db, err);
 
@@ -189,38 +189,18 @@ static int apply_all_in_txn(struct dbconn *db, const struct migset *set, bool *e
 		return stmt_exit(db, *err, rc);
 	for (size_t i = 0; i < set->count; i++) {
 		const struct migration *m = &set->items[i];
-		char id[37], started[40], finished[40];
+		char state[6];
 		long long t0 = now_ms();
 
 		if (signals_stop_requested()) {
 			*err = xstrdup("interrupted by a stop signal");
 			return AZ_EXIT_INTERRUPTED;
 		}
-		ledger_new_id(id);
-		ledger_now(started);
-		rc = ledger_insert_started(db, id, m->checksum, m->name, started, err);
-		if (rc)
+		rc = apply_step_in_txn(db, m, state, err);
+		if (rc) {
+			*enum_conflict = str_eq(state, "55P04");
 			return stmt_exit(db, *err, rc);
-		if (sql_count_statements(m->script, m->script_len) > 0) {
-			PGresult *res = PQexec(db->pg, m->script);
-			ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-			    st != PGRES_EMPTY_QUERY) {
-				const char *state =
-				    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-				char *e = db_result_error(res, db->pg);
-				*enum_conflict = state && str_eq(state, "55P04");
-				*err = xasprintf("migration %s failed: %s", m->name, e);
-				free(e);
-				PQclear(res);
-				return stmt_exit(db, *err, AZ_EXIT_MIGRATION);
-			}
-			PQclear(res);
 		}
-		ledger_now(finished);
-		rc = ledger_mark_finished(db, id, finished, err);
-		if (rc)
-			return stmt_exit(db, *err, rc);
 		if (!db_reset_session(db, err))
 			return stmt_exit(db, *err, AZ_EXIT_INTERNAL);
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, now_ms() - t0},
@@ -1337,7 +1317,7 @@ int reset_run(const struct config *cfg)
 			if (!rc)
 				rc = empty_schema(&db, &err);
 			if (!rc)
-				rc = apply_all_in_txn(&db, &set, &enum_conflict, &err);
+				rc = migrate_all_in_txn(&db, &set, &enum_conflict, &err);
 			if (!rc && resync)
 				rc = reload_data(&db, file, &data, &err);
 			if (!rc && !db_command(&db, "COMMIT", 0, NULL, &err))
