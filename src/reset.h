@@ -6,8 +6,7 @@
  * emptying the application schema (DROP SCHEMA ... CASCADE, recreated with
  * its owner, privileges, default privileges and comment), applying every
  * migration again, and - for resync - reloading the backup's rows into the
- * new schema by table and column name, with the report of what could not
- * be carried over and of every rejected row.
+ * new schema (resync.h), with the report of the run.
  *
  * Atomicity: when every migration of the set can run inside a transaction,
  * the drop, the migrations (with their ledger rows) and the reload are ONE
@@ -18,12 +17,14 @@
  * `migrate` runs them, and the reload is one transaction; any failure then
  * plays the backup back (restore --clean), so the database is again as
  * before.  All of it runs under the migration advisory lock, after the
- * backup.  Calls: conn, backup, restore, apply, ledger, migset, log.
+ * backup.  Calls: conn, backup, restore, resync, apply, ledger, migset, tenants, log.
  */
 #ifndef AUZDB_RESET_H
 #define AUZDB_RESET_H
 
 #include "config.h"
+
+#include <libpq-fe.h>
 
 /*
  * Runs cfg->cmd (CMD_RESET or CMD_RESYNC) on the URL's database (with
@@ -35,5 +36,16 @@
  * 10 interrupted (put back as well); 3/4/5 as everywhere.
  */
 int reset_run(const struct config *cfg);
+
+/* ---- helpers reset and resync share ---- */
+
+struct dbconn;
+struct strbuf;
+/* The exit code for a failed statement: a signal, the connection, permissions, else fallback. */
+int reset_stmt_exit(struct dbconn *db, const char *err, int fallback);
+/* Runs each row's column col of a result as a statement; false and *err at the first failure. */
+bool reset_run_each(struct dbconn *db, PGresult *list, int col, char **err);
+/* Appends "key":"v" (v escaped for JSON; NULL as "") to sb. */
+void reset_json_str(struct strbuf *sb, const char *key, const char *v);
 
 #endif
