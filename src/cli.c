@@ -4,13 +4,13 @@
 
 #include "adopt.h"
 #include "apply.h"
+#include "cmd_reset.h"
 #include "exitcodes.h"
 #include "fleet.h"
 #include "ledger.h"
 #include "log.h"
 #include "migset.h"
 #include "restore.h"
-#include "reset.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
