@@ -353,3 +353,31 @@ int apply_migration(struct dbconn *db, const struct migration *m, char **err)
 		rc = db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	return rc;
 }
+
+int apply_step_in_txn(struct dbconn *db, const struct migration *m, char state[6], char **err)
+{
+	char id[37], started[40], finished[40];
+	int rc;
+
+	state[0] = '\0';
+	ledger_new_id(id);
+	ledger_now(started);
+	rc = ledger_insert_started(db, id, m->checksum, m->name, started, err);
+	if (rc)
+		return rc;
+	if (sql_count_statements(m->script, m->script_len) > 0) {
+		PGresult *res = PQexec(db->pg, m->script);
+		if (!script_ok(res)) {
+			const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+			char *e = db_result_error(res, db->pg);
+			snprintf(state, 6, "%s", st ? st : "");
+			*err = xasprintf("migration %s failed: %s", m->name, e);
+			free(e);
+			PQclear(res);
+			return AZ_EXIT_MIGRATION;
+		}
+		PQclear(res);
+	}
+	ledger_now(finished);
+	return ledger_mark_finished(db, id, finished, err);
+}

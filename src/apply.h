@@ -6,7 +6,8 @@
  * protect data (failed rows, checksum drift, a non-empty schema without a
  * ledger), and applying pending migrations: each in one transaction
  * together with its ledger row, or - when the script cannot run inside one
- * - the way Prisma runs it.  Records the outcome for the report.
+ * - the way Prisma runs it; or one at a time inside a transaction the
+ * caller holds (reset).  Records the outcome for the report.
  * Calls: conn, ledger, migset, log.
  */
 #ifndef AUZDB_APPLY_H
@@ -46,5 +47,15 @@ char *plan_state(const struct plan *p);
  * holds the script's SQLSTATE) or another code, with *err.
  */
 int apply_migration(struct dbconn *db, const struct migration *m, char **err) AZ_MUSTCHECK;
+/*
+ * One step of a set applied inside the caller's open transaction (reset
+ * runs a whole set in one): m's Prisma-shaped ledger row and its script,
+ * with no BEGIN or COMMIT of its own and no failed row (the caller rolls
+ * back).  AZ_EXIT_OK; AZ_EXIT_MIGRATION when the script failed, with its
+ * SQLSTATE in state ("" if none; 55P04: it used an enum value added earlier
+ * in the same transaction); or the ledger's code.  Sets *err on failure.
+ */
+int apply_step_in_txn(struct dbconn *db, const struct migration *m, char state[6],
+                      char **err) AZ_MUSTCHECK;
 
 #endif

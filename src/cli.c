@@ -5,10 +5,10 @@
 #include "cmd_adopt.h"
 #include "cmd_backup.h"
 #include "cmd_migrate.h"
+#include "cmd_reset.h"
 #include "cmd_run.h"
 #include "exitcodes.h"
 #include "log.h"
-#include "reset.h"
 #include "restore.h"
 
 #include <libpq-fe.h>

@@ -317,7 +317,8 @@ int cmd_verify(const struct config *cfg)
 			out_line(
 			    "%zu database%s verified: every schema is what its migrations make", n,
 			    n == 1 ? "" : "s");
-		if (cfg->report_file && !write_file_atomic(cfg->report_file, json, strlen(json), 0600, &err)) {
+		if (cfg->report_file &&
+		    !write_file_atomic(cfg->report_file, json, strlen(json), 0600, &err)) {
 			log_error("%s", err);
 			free(err);
 			if (!code)

@@ -407,8 +407,10 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 void db_close(struct dbconn *db)
 {
 	if (db->pg) {
-		if (db->locked)
+		if (db->lock_holds > 0) {
+			db->lock_holds = 1; /* the last hold: the server lock goes */
 			db_unlock(db);
+		}
 		signals_unwatch(db->pg);
 		PQfinish(db->pg);
 	}
@@ -560,6 +562,10 @@ int db_lock(struct dbconn *db, long timeout_s, char **err)
 			*err = stopped_msg("waiting for the migration lock");
 			return AZ_EXIT_INTERRUPTED;
 		}
+		if (db->lock_holds > 0) { /* ours already: one more hold, no second server lock */
+			db->lock_holds++;
+			return AZ_EXIT_OK;
+		}
 		res = db_query(db, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params,
 		               PGRES_TUPLES_OK, err);
 		if (!res)
@@ -567,7 +573,7 @@ int db_lock(struct dbconn *db, long timeout_s, char **err)
 		got = PQgetvalue(res, 0, 0)[0] == 't';
 		PQclear(res);
 		if (got) {
-			db->locked = true;
+			db->lock_holds = 1;
 			if (announced)
 				log_at(LOG_INFO,
 				       &(struct log_ctx){db->dbname, NULL, now_ms() - start},
@@ -615,7 +621,9 @@ void db_unlock(struct dbconn *db)
 	char *err = NULL;
 	PGresult *res;
 
-	if (!db->locked || !db->pg)
+	if (db->lock_holds <= 0 || !db->pg)
+		return;
+	if (--db->lock_holds > 0) /* an outer hold still needs it */
 		return;
 	snprintf(key, sizeof key, "%d", AZ_LOCK_KEY);
 	res = db_query(db, "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1, params,
@@ -625,7 +633,6 @@ void db_unlock(struct dbconn *db)
 		free(err);
 	}
 	PQclear(res);
-	db->locked = false;
 }
 
 bool db_set_migration_timeouts(struct dbconn *db, const struct config *cfg, char **err)

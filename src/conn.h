@@ -22,11 +22,11 @@
 
 struct dbconn {
 	PGconn *pg;
-	char *dbname;  /* the database's name, for logs and reports */
-	char *where;   /* "user@host:port/dbname" - never holds a password */
-	char *schema;  /* the Prisma schema (URL ?schema=), default "public" */
-	char *qschema; /* schema as a quoted identifier */
-	bool locked;
+	char *dbname;     /* the database's name, for logs and reports */
+	char *where;      /* "user@host:port/dbname" - never holds a password */
+	char *schema;     /* the Prisma schema (URL ?schema=), default "public" */
+	char *qschema;    /* schema as a quoted identifier */
+	int lock_holds;   /* db_lock calls not matched by db_unlock yet */
 	char sqlstate[6]; /* SQLSTATE of the last failed db_query, "" if none or none given */
 };
 
@@ -82,7 +82,12 @@ void db_rollback(struct dbconn *db);
 int db_create_database(struct dbconn *admin, const char *name, const char *extra, bool exists_ok,
                        bool *created, char **err) AZ_MUSTCHECK;
 
-/* Takes the migration lock, polling pg_try_advisory_lock; AZ_EXIT_LOCK on timeout. */
+/*
+ * Takes the migration lock, polling pg_try_advisory_lock; AZ_EXIT_LOCK on
+ * timeout.  The holds nest: when db already holds it, db_lock only counts
+ * one more hold, and db_unlock releases the server lock when the last hold
+ * goes (db_close releases it whatever the count).
+ */
 int db_lock(struct dbconn *db, long timeout_s, char **err) AZ_MUSTCHECK;
 void db_unlock(struct dbconn *db);
 /*

@@ -1,39 +1,61 @@
 /*
- * reset.h - `auzdb reset` and `auzdb resync`: start one database fresh.
+ * reset.h - starting one database's schema fresh, for `auzdb reset` and
+ * `auzdb resync` (cmd_reset.h runs the commands, resync.h reloads the rows).
  *
  * Owns: the two guards (--force and AUZDB_ALLOW_RESET=delete-all-data,
- * checked before any connection), the backup that always comes first,
- * emptying the application schema (DROP SCHEMA ... CASCADE, recreated with
- * its owner, privileges, default privileges and comment), applying every
- * migration again, and - for resync - reloading the backup's rows into the
- * new schema by table and column name, with the report of what could not
- * be carried over and of every rejected row.
- *
- * Atomicity: when every migration of the set can run inside a transaction,
- * the drop, the migrations (with their ledger rows) and the reload are ONE
- * transaction: any failure or signal rolls it back and the database is as
- * before.  When a migration needs its own transaction (CREATE INDEX
- * CONCURRENTLY, ...), or an enum value added by one migration is used by a
- * later one (SQLSTATE 55P04), the drop commits first, the migrations run as
- * `migrate` runs them, and the reload is one transaction; any failure then
- * plays the backup back (restore --clean), so the database is again as
- * before.  All of it runs under the migration advisory lock, after the
- * backup.  Calls: conn, backup, restore, apply, ledger, migset, log.
+ * checked before any connection), emptying the application schema (DROP
+ * SCHEMA ... CASCADE, recreated with its owner, privileges, default
+ * privileges and comment), applying every migration again inside the
+ * reset's one transaction (apply's step, with the ledger created first),
+ * putting the database back from the backup after a failure past the drop,
+ * and the small helpers reset and resync share.
+ * Calls: conn, apply, ledger, restore, signals, log.
  */
 #ifndef AUZDB_RESET_H
 #define AUZDB_RESET_H
 
 #include "config.h"
+#include "conn.h"
+#include "migset.h"
 
 /*
- * Runs cfg->cmd (CMD_RESET or CMD_RESYNC) on the URL's database (with
- * cfg->set), or on the one tenant given with --tenant (with the tenant set).
- * Exit codes: 0 done; 2 a guard is missing or bad usage (nothing touched);
- * 6 the backup failed (nothing dropped); 7 the migrations or the reload
- * failed and the database was put back as it was; 8 it failed and putting
- * it back failed too (the log names the backup to restore by hand);
- * 10 interrupted (put back as well); 3/4/5 as everywhere.
+ * AZ_EXIT_OK when both guards are given; else AZ_EXIT_USAGE and *err says
+ * which is missing or wrong.  cmd ("reset", "resync") names the command.
  */
-int reset_run(const struct config *cfg);
+int reset_check_guards(const struct config *cfg, const char *cmd, char **err);
+
+/*
+ * Inside the caller's transaction: drops the schema with everything in it
+ * (tables, the ledger, types, sequences, functions, views, extensions
+ * installed into it) and creates it again as it was.  Other schemas and
+ * their extensions stay; objects elsewhere that depend on this schema's
+ * objects go with them (CASCADE), as with `prisma migrate reset`.
+ */
+int reset_empty_schema(struct dbconn *db, char **err);
+
+/*
+ * Applies every migration of set inside the open transaction, each with its
+ * Prisma-shaped ledger row (apply's step).  *enum_conflict is set when a
+ * migration used an enum value an earlier one added (SQLSTATE 55P04): only
+ * separate transactions can do that.
+ */
+int reset_migrate_all(struct dbconn *db, const struct migset *set, bool *enum_conflict, char **err);
+
+/*
+ * After a failure past the drop (rc, *err): plays the backup file back
+ * (restore --clean).  Returns the final code (rc, or AZ_EXIT_NEEDS_ACTION
+ * when that failed too) with *err and *result ("restored from backup",
+ * "restore failed") saying so.
+ */
+int reset_put_back(struct dbconn *db, const char *file, int rc, const char **result, char **err);
+
+/* ---- helpers reset and resync share ---- */
+
+/* The exit code for a failed statement: a signal, the connection, permissions, else fallback. */
+int reset_stmt_exit(struct dbconn *db, const char *err, int fallback);
+/* Runs each row's column col of a result as a statement; false and *err at the first failure. */
+bool reset_run_each(struct dbconn *db, PGresult *list, int col, char **err);
+/* Appends "key":"v" (v escaped for JSON; NULL as "") to sb. */
+void reset_json_str(struct strbuf *sb, const char *key, const char *v);
 
 #endif

@@ -6,12 +6,12 @@
 #include "conn.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "pgtext.h"
 #include "sqlscan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define RD_BUF (256 * 1024)
 
@@ -155,17 +155,11 @@ static int copy_in(struct restore *rs, long stmt_line)
 			char *nl;
 			if (at_start) {
 				size_t left = r->len - r->pos;
-				const char *p = r->buf + r->pos;
+				size_t skip = pgtext_end_marker(r->buf + r->pos, left);
 				if (left < 4 && !r->eof && r->pos > span)
 					break; /* too little to tell; send what we have, then read
 					        */
-				if (left >= 2 && p[0] == '\\' && p[1] == '.' &&
-				    (left == 2 || p[2] == '\n' ||
-				     (p[2] == '\r' && (left == 3 || p[3] == '\n')))) {
-					size_t skip = left == 2      ? 2
-					              : p[2] == '\n' ? 3
-					              : left == 3    ? 3
-					                             : 4;
+				if (skip) {
 					if (span < r->pos &&
 					    !put_copy_data(rs, r->buf + span, r->pos - span))
 						goto conn_lost;
@@ -247,15 +241,6 @@ static long error_line(const char *sql, long first, const char *pos)
 	return line;
 }
 
-/* True when the statement's first word (after blanks and comments) is CREATE. */
-static bool starts_with_create(const char *sql)
-{
-	const char *p = sql_skip_blank(sql);
-	return strncasecmp(p, "create", 6) == 0 &&
-	       !((p[6] >= 'a' && p[6] <= 'z') || (p[6] >= 'A' && p[6] <= 'Z') ||
-	         (p[6] >= '0' && p[6] <= '9') || p[6] == '_');
-}
-
 /* Runs one statement (and its COPY data, if it is COPY FROM stdin). */
 static int execute(struct restore *rs, const char *sql, long first_line, long token_line)
 {
@@ -277,7 +262,9 @@ static int execute(struct restore *rs, const char *sql, long first_line, long to
 		 * the CREATEs that cannot run in a transaction fail there anyway.
 		 */
 		const char *why = NULL;
-		if (!starts_with_create(sql) && sql_needs_own_transaction(sql, strlen(sql), &why))
+		const char *p = sql;
+		if (!pgtext_keyword(&p, "create") &&
+		    sql_needs_own_transaction(sql, strlen(sql), &why))
 			return fail_at(token_line, AZ_EXIT_USAGE,
 			               "%s cannot run inside the restore's single transaction",
 			               why);

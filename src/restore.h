@@ -8,7 +8,7 @@
  * accepted, any other is refused), the empty-target rule and --clean,
  * --create.  The whole restore is one transaction: it applies completely
  * or not at all, and stops at the first error, naming the line.
- * Calls: conn, compress, sqlscan, log.
+ * Calls: conn, compress, sqlscan, pgtext (the end of a COPY block), log.
  */
 #ifndef AUZDB_RESTORE_H
 #define AUZDB_RESTORE_H
