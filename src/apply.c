@@ -369,7 +369,7 @@ int apply_step_in_txn(struct dbconn *db, const struct migration *m, char state[6
 		PGresult *res = PQexec(db->pg, m->script);
 		if (!script_ok(res)) {
 			const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-			char *e = db_result_error(res, db->pg);
+			char *e = db_error_of(db, res);
 			snprintf(state, 6, "%s", st ? st : "");
 			*err = xasprintf("migration %s failed: %s", m->name, e);
 			free(e);

@@ -42,6 +42,7 @@
 #include "backup.h"
 #include "conn.h"
 #include "exitcodes.h"
+#include "json.h"
 #include "log.h"
 #include "migset.h"
 #include "reset.h"
@@ -184,7 +185,7 @@ static int reset_in_one_txn(struct run *run)
 	int rc = AZ_EXIT_OK;
 
 	if (!begin(db, &run->err))
-		rc = reset_stmt_exit(db, run->err, AZ_EXIT_UNREACHABLE);
+		rc = db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	if (!rc)
 		rc = reset_empty_schema(db, &run->err);
 	if (!rc)
@@ -192,7 +193,7 @@ static int reset_in_one_txn(struct run *run)
 	if (!rc && run->resync)
 		rc = resync_reload(db, run->file, &run->data, &run->err);
 	if (!rc && !db_command(db, "COMMIT", 0, NULL, &run->err))
-		rc = reset_stmt_exit(db, run->err, AZ_EXIT_MIGRATION);
+		rc = db_error_exit(db, AZ_EXIT_MIGRATION);
 	rollback(db);
 	if (!rc) {
 		run->applied = run->set.count;
@@ -229,11 +230,11 @@ static int reset_stepwise(struct run *run)
 
 	memset(&out, 0, sizeof out);
 	if (!begin(db, &run->err))
-		rc = reset_stmt_exit(db, run->err, AZ_EXIT_UNREACHABLE);
+		rc = db_error_exit(db, AZ_EXIT_UNREACHABLE);
 	if (!rc)
 		rc = reset_empty_schema(db, &run->err);
 	if (!rc && !db_command(db, "COMMIT", 0, NULL, &run->err))
-		rc = reset_stmt_exit(db, run->err, AZ_EXIT_INTERNAL);
+		rc = db_error_exit(db, AZ_EXIT_INTERNAL);
 	rollback(db);
 	dropped = rc == AZ_EXIT_OK;
 	if (!rc && signals_stop_requested()) {
@@ -250,11 +251,11 @@ static int reset_stepwise(struct run *run)
 	outcome_free(&out);
 	if (!rc && run->resync) {
 		if (!begin(db, &run->err))
-			rc = reset_stmt_exit(db, run->err, AZ_EXIT_UNREACHABLE);
+			rc = db_error_exit(db, AZ_EXIT_UNREACHABLE);
 		if (!rc)
 			rc = resync_reload(db, run->file, &run->data, &run->err);
 		if (!rc && !db_command(db, "COMMIT", 0, NULL, &run->err))
-			rc = reset_stmt_exit(db, run->err, AZ_EXIT_MIGRATION);
+			rc = db_error_exit(db, AZ_EXIT_MIGRATION);
 		rollback(db);
 	}
 	if (!rc)
@@ -313,18 +314,18 @@ static void report(const struct run *run, int rc)
 
 	sb_init(&json);
 	sb_addf(&json, "{\"command\":\"%s\",", run->cmd);
-	reset_json_str(&json, "database", db->dbname);
+	json_sb_string(&json, "database", db->dbname);
 	sb_adds(&json, ",");
-	reset_json_str(&json, "schema", db->schema);
+	json_sb_string(&json, "schema", db->schema);
 	sb_addf(&json, ",\"set\":\"%s\",", set_kind_name(run->kind));
-	reset_json_str(&json, "backup_file", run->file);
+	json_sb_string(&json, "backup_file", run->file);
 	sb_addf(&json, ",\"transactional\":%s,\"migrations_applied\":%zu,",
 	        run->transactional ? "true" : "false", run->applied);
-	reset_json_str(&json, "result", run->result);
+	json_sb_string(&json, "result", run->result);
 	sb_addf(&json, ",\"exit_code\":%d,\"exit_name\":\"%s\"", rc, az_exit_name(rc));
 	if (rc) {
 		sb_adds(&json, ",");
-		reset_json_str(&json, "error", run->err);
+		json_sb_string(&json, "error", run->err);
 	}
 	sb_adds(&json, run->data.buf);
 	sb_addf(&json, ",\"duration_ms\":%lld}", now_ms() - run->t0);

@@ -464,9 +464,27 @@ int db_sqlstate_exit(const char *sqlstate, int fallback)
 
 int db_error_exit(const struct dbconn *db, int fallback)
 {
+	if (signals_stop_requested()) /* our own cancel, or the connection it cut */
+		return AZ_EXIT_INTERRUPTED;
 	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
-		return signals_stop_requested() ? AZ_EXIT_INTERRUPTED : AZ_EXIT_UNREACHABLE;
+		return AZ_EXIT_UNREACHABLE;
 	return db_sqlstate_exit(db->sqlstate, fallback);
+}
+
+char *db_error_of(struct dbconn *db, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+	return db_result_error(res, db->pg);
+}
+
+bool db_run_each(struct dbconn *db, const PGresult *list, int col, char **err)
+{
+	for (int i = 0; list && i < PQntuples(list); i++)
+		if (!PQgetisnull(list, i, col) &&
+		    !db_command(db, PQgetvalue(list, i, col), 0, NULL, err))
+			return false;
+	return true;
 }
 
 void db_rollback(struct dbconn *db)

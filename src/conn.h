@@ -67,10 +67,18 @@ char *db_result_error(const PGresult *res, const PGconn *pg);
  */
 int db_sqlstate_exit(const char *sqlstate, int fallback);
 /*
- * The exit code for db's last failed db_query: 3 when the connection is
+ * The exit code for db's last failed statement: 10 once a stop was
+ * requested (the failure is our own cancel's), 3 when the connection is
  * gone (whatever the SQLSTATE), else db_sqlstate_exit of its SQLSTATE.
  */
 int db_error_exit(const struct dbconn *db, int fallback);
+/*
+ * db_result_error for a result the caller ran itself (PQexec, COPY): also
+ * keeps its SQLSTATE in db->sqlstate for db_error_exit.  Caller frees.
+ */
+char *db_error_of(struct dbconn *db, const PGresult *res);
+/* Runs each row's column col of list as a statement; false and *err at the first failure. */
+bool db_run_each(struct dbconn *db, const PGresult *list, int col, char **err) AZ_MUSTCHECK;
 /* Rolls back an open or failed transaction, if the connection is still up. */
 void db_rollback(struct dbconn *db);
 /*

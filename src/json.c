@@ -53,16 +53,26 @@ void json_end(struct json *j)
 	sb_addc(&j->sb, j->closer[j->depth--]);
 }
 
-void json_string(struct json *j, const char *key, const char *v)
+void json_sb_string(struct strbuf *sb, const char *key, const char *v)
 {
-	member(j, key);
+	if (key) {
+		sb_addc(sb, '"');
+		sb_add_json(sb, key);
+		sb_adds(sb, "\":");
+	}
 	if (!v) {
-		sb_adds(&j->sb, "null");
+		sb_adds(sb, "null");
 		return;
 	}
-	sb_addc(&j->sb, '"');
-	sb_add_json(&j->sb, v);
-	sb_addc(&j->sb, '"');
+	sb_addc(sb, '"');
+	sb_add_json(sb, v);
+	sb_addc(sb, '"');
+}
+
+void json_string(struct json *j, const char *key, const char *v)
+{
+	member(j, NULL);
+	json_sb_string(&j->sb, key, v);
 }
 
 void json_int(struct json *j, const char *key, long long v)

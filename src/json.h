@@ -33,6 +33,11 @@ void json_int(struct json *j, const char *key, long long v);
 void json_uint(struct json *j, const char *key, size_t v);
 void json_bool(struct json *j, const char *key, bool v);
 void json_null(struct json *j, const char *key);
+/*
+ * `"key":"v"` (or `"key":null`) appended to sb, no comma: for the documents
+ * reset and resync assemble from pieces.  The same escaping and NULL rule.
+ */
+void json_sb_string(struct strbuf *sb, const char *key, const char *v);
 /* An array of strings. */
 void json_strings(struct json *j, const char *key, char *const *v, size_t n);
 /* The document (caller frees); j is empty afterwards. */

@@ -5,6 +5,7 @@
 #include "apply.h"
 #include "conn.h"
 #include "exitcodes.h"
+#include "json.h"
 #include "ledger.h"
 #include "log.h"
 #include "restore.h"
@@ -44,38 +45,6 @@ int reset_check_guards(const struct config *cfg, const char *cmd, char **err)
 
 /* ---- helpers reset and resync share ------------------------------------ */
 
-int reset_stmt_exit(struct dbconn *db, const char *err, int fallback)
-{
-	const char *s = err ? strstr(err, "(SQLSTATE ") : NULL;
-	char state[6] = "";
-
-	if (signals_stop_requested())
-		return AZ_EXIT_INTERRUPTED;
-	if (PQstatus(db->pg) != CONNECTION_OK)
-		return AZ_EXIT_UNREACHABLE;
-	if (s && strlen(s) >= 15) {
-		memcpy(state, s + 10, 5);
-		state[5] = '\0';
-	}
-	return db_sqlstate_exit(*state ? state : NULL, fallback);
-}
-
-bool reset_run_each(struct dbconn *db, PGresult *list, int col, char **err)
-{
-	for (int i = 0; list && i < PQntuples(list); i++)
-		if (!PQgetisnull(list, i, col) &&
-		    !db_command(db, PQgetvalue(list, i, col), 0, NULL, err))
-			return false;
-	return true;
-}
-
-void reset_json_str(struct strbuf *sb, const char *key, const char *v)
-{
-	sb_addf(sb, "\"%s\":\"", key);
-	sb_add_json(sb, v ? v : "");
-	sb_adds(sb, "\"");
-}
-
 /* ---- emptying the schema ------------------------------------------------ */
 
 /* What recreates the schema as it is now: owner, privileges, default privileges, comment. */
@@ -113,27 +82,27 @@ int reset_empty_schema(struct dbconn *db, char **err)
 	bool ok;
 
 	if (!list)
-		return reset_stmt_exit(db, *err, AZ_EXIT_INTERNAL);
+		return db_error_exit(db, AZ_EXIT_INTERNAL);
 	if (PQntuples(list) == 0) { /* the URL's schema does not exist yet */
 		PQclear(list);
 		sql = xasprintf("CREATE SCHEMA %s", db->qschema);
 		ok = db_command(db, sql, 0, NULL, err);
 		free(sql);
-		return ok ? AZ_EXIT_OK : reset_stmt_exit(db, *err, AZ_EXIT_AUTH);
+		return ok ? AZ_EXIT_OK : db_error_exit(db, AZ_EXIT_AUTH);
 	}
 	sql = xasprintf("DROP SCHEMA %s CASCADE", db->qschema);
 	ok = db_command(db, sql, 0, NULL, err);
 	free(sql);
-	ok = ok && reset_run_each(db, list, 0, err);
+	ok = ok && db_run_each(db, list, 0, err);
 	PQclear(list);
 	if (!ok) {
 		char *e = *err;
 		*err = xasprintf("cannot drop and recreate schema %s: %s", db->qschema, e);
 		free(e);
-		return reset_stmt_exit(db, *err, AZ_EXIT_AUTH);
+		return db_error_exit(db, AZ_EXIT_AUTH);
 	}
 	ok = db_reset_session(db, err);
-	return ok ? AZ_EXIT_OK : reset_stmt_exit(db, *err, AZ_EXIT_INTERNAL);
+	return ok ? AZ_EXIT_OK : db_error_exit(db, AZ_EXIT_INTERNAL);
 }
 
 /* ---- every migration inside the reset's transaction -------------------- */
@@ -143,7 +112,7 @@ int reset_migrate_all(struct dbconn *db, const struct migset *set, bool *enum_co
 	int rc = ledger_create(db, err);
 
 	if (rc)
-		return reset_stmt_exit(db, *err, rc);
+		return db_error_exit(db, rc);
 	for (size_t i = 0; i < set->count; i++) {
 		const struct migration *m = &set->items[i];
 		char state[6];
@@ -156,10 +125,10 @@ int reset_migrate_all(struct dbconn *db, const struct migset *set, bool *enum_co
 		rc = apply_step_in_txn(db, m, state, err);
 		if (rc) {
 			*enum_conflict = str_eq(state, "55P04");
-			return reset_stmt_exit(db, *err, rc);
+			return db_error_exit(db, rc);
 		}
 		if (!db_reset_session(db, err))
-			return reset_stmt_exit(db, *err, AZ_EXIT_INTERNAL);
+			return db_error_exit(db, AZ_EXIT_INTERNAL);
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, m->name, now_ms() - t0},
 		       "applied %s", m->name);
 	}

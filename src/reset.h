@@ -49,13 +49,4 @@ int reset_migrate_all(struct dbconn *db, const struct migset *set, bool *enum_co
  */
 int reset_put_back(struct dbconn *db, const char *file, int rc, const char **result, char **err);
 
-/* ---- helpers reset and resync share ---- */
-
-/* The exit code for a failed statement: a signal, the connection, permissions, else fallback. */
-int reset_stmt_exit(struct dbconn *db, const char *err, int fallback);
-/* Runs each row's column col of a result as a statement; false and *err at the first failure. */
-bool reset_run_each(struct dbconn *db, PGresult *list, int col, char **err);
-/* Appends "key":"v" (v escaped for JSON; NULL as "") to sb. */
-void reset_json_str(struct strbuf *sb, const char *key, const char *v);
-
 #endif

@@ -281,7 +281,7 @@ static int execute(struct restore *rs, const char *sql, long first_line, long to
 		return copy_in(rs, token_line);
 	}
 	{
-		char *e = db_result_error(res, rs->db.pg);
+		char *e = db_error_of(&rs->db, res);
 		long line =
 		    error_line(sql, first_line,
 		               res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL);

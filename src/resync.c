@@ -3,6 +3,7 @@
 #include "resync.h"
 
 #include "exitcodes.h"
+#include "json.h"
 #include "log.h"
 #include "pgtext.h"
 #include "reset.h"
@@ -14,18 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIAG_CHUNK  1000 /* rows per COPY while looking for rejected rows */
-#define LOG_REJECTS 20   /* of MAX_REJECTS, logged one per line per table */
-
-void resync_fatal(struct reload *r, int rc, char *err)
-{
-	if (!r->rc) {
-		r->rc = rc;
-		r->err = err;
-	} else {
-		free(err);
-	}
-}
+#define DIAG_CHUNK 1000 /* rows per COPY while looking for rejected rows */
 
 static const char q_target_columns[] =
     "SELECT c.relname, format('%I.%I', n.nspname, c.relname), a.attname, "
@@ -44,7 +34,7 @@ static int load_target(struct reload *r, char **err)
 	PGresult *res = db_query(r->db, q_target_columns, 1, params, PGRES_TUPLES_OK, err);
 
 	if (!res)
-		return reset_stmt_exit(r->db, *err, AZ_EXIT_INTERNAL);
+		return db_error_exit(r->db, AZ_EXIT_INTERNAL);
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct ttable *t = r->ntabs ? &r->tabs[r->ntabs - 1] : NULL;
 		struct tcol *c;
@@ -118,43 +108,13 @@ static void report_lost(struct reload *r, const char *table, const char *column,
 		       "table %s not carried over: %s (%lld row%s in the backup %s)", table, why,
 		       rows, rows == 1 ? " stays" : "s stay", r->backup);
 	sb_adds(j, r->nlost++ ? ",{" : "{");
-	reset_json_str(j, "table", table);
+	json_sb_string(j, "table", table);
 	if (column) {
 		sb_adds(j, ",");
-		reset_json_str(j, "column", column);
+		json_sb_string(j, "column", column);
 	}
 	sb_addf(j, ",\"rows\":%lld,", rows);
-	reset_json_str(j, "reason", why);
-	sb_adds(j, "}");
-}
-
-void resync_report_reject(struct reload *r, const char *table, long line, const char *key,
-                          const char *why)
-{
-	struct strbuf *j = &r->jrejected, where;
-
-	r->failed = true;
-	r->rows_rejected++;
-	sb_init(&where);
-	if (line > 0)
-		sb_addf(&where, "backup line %ld", line);
-	if (key && *key)
-		sb_addf(&where, "%s%s", where.len ? ", " : "", key);
-	if (r->table_rejects++ < LOG_REJECTS)
-		log_at(LOG_ERROR, &(struct log_ctx){r->db->dbname, NULL, -1},
-		       "table %s: row rejected%s%s%s: %s", table, where.len ? " (" : "", where.buf,
-		       where.len ? ")" : "", why);
-	sb_free(&where);
-	sb_adds(j, r->nrejected_json++ ? ",{" : "{");
-	reset_json_str(j, "table", table);
-	if (line > 0)
-		sb_addf(j, ",\"backup_line\":%ld", line);
-	if (key && *key) {
-		sb_adds(j, ",");
-		reset_json_str(j, "key", key);
-	}
-	sb_adds(j, ",");
-	reset_json_str(j, "error", why);
+	json_sb_string(j, "reason", why);
 	sb_adds(j, "}");
 }
 
@@ -187,24 +147,6 @@ static char *end_copy(struct reload *r, const char *abort_msg)
 	while ((res = PQgetResult(pg)) != NULL)
 		PQclear(res);
 	return why;
-}
-
-bool resync_savepoint(struct reload *r, const char *verb)
-{
-	char *e = NULL;
-	char *sql = xasprintf("%s auzdb_resync", verb);
-	bool ok = db_command(r->db, sql, 0, NULL, &e);
-	free(sql);
-	if (!ok)
-		resync_fatal(r, reset_stmt_exit(r->db, e, AZ_EXIT_INTERNAL), e);
-	return ok;
-}
-
-/* Back to the savepoint after a failure, and drop it. */
-void resync_savepoint_undo(struct reload *r)
-{
-	if (resync_savepoint(r, "ROLLBACK TO SAVEPOINT"))
-		(void)resync_savepoint(r, "RELEASE SAVEPOINT");
 }
 
 /* "id=42" (the row's primary key as the backup writes it), or NULL. */
@@ -474,7 +416,7 @@ static void table_json(struct reload *r, const struct ttable *t)
 	size_t nnew = 0;
 
 	sb_adds(j, r->ntables_json++ ? ",{" : "{");
-	reset_json_str(j, "table", t->name);
+	json_sb_string(j, "table", t->name);
 	sb_addf(j, ",\"rows\":%lld,\"new_columns\":[", t->rows);
 	for (size_t k = 0; k < t->ncols; k++) {
 		if (t->cols[k].in_backup || t->cols[k].generated)

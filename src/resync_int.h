@@ -10,6 +10,7 @@
 #include "pgtext.h"
 
 #define MAX_REJECTS 100 /* rejected rows named per table (the rest are counted) */
+#define LOG_REJECTS 20  /* of MAX_REJECTS, logged one per line per table */
 
 struct tcol {
 	char *name;

@@ -3,6 +3,7 @@
 #include "resync_int.h"
 
 #include "exitcodes.h"
+#include "json.h"
 #include "log.h"
 #include "reset.h"
 #include "sqlscan.h"
@@ -11,6 +12,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- the reload's shared state: its first error, savepoints, rejected rows ---- */
+
+void resync_fatal(struct reload *r, int rc, char *err)
+{
+	if (!r->rc) {
+		r->rc = rc;
+		r->err = err;
+	} else {
+		free(err);
+	}
+}
+
+void resync_report_reject(struct reload *r, const char *table, long line, const char *key,
+                          const char *why)
+{
+	struct strbuf *j = &r->jrejected, where;
+
+	r->failed = true;
+	r->rows_rejected++;
+	sb_init(&where);
+	if (line > 0)
+		sb_addf(&where, "backup line %ld", line);
+	if (key && *key)
+		sb_addf(&where, "%s%s", where.len ? ", " : "", key);
+	if (r->table_rejects++ < LOG_REJECTS)
+		log_at(LOG_ERROR, &(struct log_ctx){r->db->dbname, NULL, -1},
+		       "table %s: row rejected%s%s%s: %s", table, where.len ? " (" : "", where.buf,
+		       where.len ? ")" : "", why);
+	sb_free(&where);
+	sb_adds(j, r->nrejected_json++ ? ",{" : "{");
+	json_sb_string(j, "table", table);
+	if (line > 0)
+		sb_addf(j, ",\"backup_line\":%ld", line);
+	if (key && *key) {
+		sb_adds(j, ",");
+		json_sb_string(j, "key", key);
+	}
+	sb_adds(j, ",");
+	json_sb_string(j, "error", why);
+	sb_adds(j, "}");
+}
+
+bool resync_savepoint(struct reload *r, const char *verb)
+{
+	char *e = NULL;
+	char *sql = xasprintf("%s auzdb_resync", verb);
+	bool ok = db_command(r->db, sql, 0, NULL, &e);
+	free(sql);
+	if (!ok)
+		resync_fatal(r, db_error_exit(r->db, AZ_EXIT_INTERNAL), e);
+	return ok;
+}
+
+/* Back to the savepoint after a failure, and drop it. */
+void resync_savepoint_undo(struct reload *r)
+{
+	if (resync_savepoint(r, "ROLLBACK TO SAVEPOINT"))
+		(void)resync_savepoint(r, "RELEASE SAVEPOINT");
+}
+
+/* ---- around the load: keys, triggers, sequences ---- */
 
 /*
  * Remembers a "SELECT pg_catalog.setval('name', N, true|false);" of the
@@ -214,7 +277,7 @@ static void fix_sequences(struct reload *r)
 	list = db_query(r->db, q_sequences, 1, params, PGRES_TUPLES_OK, &e);
 
 	if (!list) {
-		resync_fatal(r, reset_stmt_exit(r->db, e, AZ_EXIT_INTERNAL), e);
+		resync_fatal(r, db_error_exit(r->db, AZ_EXIT_INTERNAL), e);
 		return;
 	}
 	for (int i = 0; i < PQntuples(list) && !r->rc; i++) {
@@ -249,9 +312,8 @@ int resync_keys_off(struct reload *r, char **err)
 	snprintf(limit, sizeof limit, "%d", MAX_REJECTS + 1);
 	r->fks = db_query(r->db, q_fkeys, 2, params, PGRES_TUPLES_OK, err);
 	r->trg = r->fks ? db_query(r->db, q_triggers, 1, params, PGRES_TUPLES_OK, err) : NULL;
-	if (!r->trg || !reset_run_each(r->db, r->fks, 3, err) ||
-	    !reset_run_each(r->db, r->trg, 0, err))
-		return reset_stmt_exit(r->db, *err, AZ_EXIT_INTERNAL);
+	if (!r->trg || !db_run_each(r->db, r->fks, 3, err) || !db_run_each(r->db, r->trg, 0, err))
+		return db_error_exit(r->db, AZ_EXIT_INTERNAL);
 	return AZ_EXIT_OK;
 }
 
@@ -260,8 +322,8 @@ void resync_keys_on(struct reload *r, char **err)
 	if (!r->rc && !r->failed)
 		for (int i = 0; i < PQntuples(r->fks) && !r->rc; i++)
 			restore_fkey(r, r->fks, i);
-	if (!r->rc && !r->failed && !reset_run_each(r->db, r->trg, 1, err))
-		resync_fatal(r, reset_stmt_exit(r->db, *err, AZ_EXIT_INTERNAL), xstrdup(*err));
+	if (!r->rc && !r->failed && !db_run_each(r->db, r->trg, 1, err))
+		resync_fatal(r, db_error_exit(r->db, AZ_EXIT_INTERNAL), xstrdup(*err));
 	if (!r->rc && !r->failed)
 		fix_sequences(r);
 }
