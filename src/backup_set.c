@@ -320,7 +320,7 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	if (!atomic_open(&af, final, tmp, 0600, err))
 		goto fail;
 	signals_track_tmp(tmp); /* a forced exit unlinks it */
-	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1}, "backing up to %s", final);
+	log_db(LOG_INFO, db->dbname, "backing up to %s", final);
 	if (!dump_to_file(bs, db, &af, &info, &bytes, sha, err) || !verify(tmp, sha, err))
 		goto fail;
 	/* renamed, and the set directory fsynced; else no file under the final name */

@@ -199,7 +199,7 @@ static int reset_in_one_txn(struct run *run)
 		run->applied = run->set.count;
 		run->result = "done";
 	} else if (enum_conflict && !signals_stop_requested()) {
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		log_db(LOG_INFO, db->dbname,
 		       "%s; rolled back, running the migrations one transaction each", run->err);
 		free(run->err);
 		run->err = NULL;
@@ -287,9 +287,9 @@ static int reset_database(struct run *run)
 	}
 	if (rc)
 		return rc;
-	log_at(LOG_INFO, &(struct log_ctx){run->db.dbname, NULL, -1},
-	       "%s of schema %s in %s with %zu %s migrations; backup: %s", run->cmd,
-	       run->db.qschema, run->db.where, run->set.count, set_kind_name(run->kind), run->file);
+	log_db(LOG_INFO, run->db.dbname, "%s of schema %s in %s with %zu %s migrations; backup: %s",
+	       run->cmd, run->db.qschema, run->db.where, run->set.count, set_kind_name(run->kind),
+	       run->file);
 	if (run->transactional)
 		rc = reset_in_one_txn(run);
 	if (!rc && !run->transactional)
@@ -304,8 +304,8 @@ static void report(const struct run *run, int rc)
 	struct strbuf json;
 
 	if (rc)
-		log_at(LOG_ERROR, &(struct log_ctx){db->dbname, NULL, -1}, "%s failed: %s",
-		       run->cmd, run->err ? run->err : az_exit_name(rc));
+		log_db(LOG_ERROR, db->dbname, "%s failed: %s", run->cmd,
+		       run->err ? run->err : az_exit_name(rc));
 	else
 		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, now_ms() - run->t0},
 		       "%s done: schema %s emptied, %zu migration%s applied%s; backup: %s",

@@ -141,8 +141,7 @@ int reset_put_back(struct dbconn *db, const char *file, int rc, const char **res
 {
 	char *e = NULL;
 
-	log_at(LOG_WARN, &(struct log_ctx){db->dbname, NULL, -1},
-	       "putting the database back as it was from %s", file);
+	log_db(LOG_WARN, db->dbname, "putting the database back as it was from %s", file);
 	if (restore_into(db, file, true, &e) == AZ_EXIT_OK) {
 		char *m = xasprintf("%s; the database was restored from the backup %s", *err, file);
 		free(*err);

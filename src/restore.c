@@ -470,8 +470,7 @@ static int clean(struct restore *rs)
 		free(e);
 		return rc;
 	}
-	log_at(LOG_INFO, &(struct log_ctx){rs->db.dbname, NULL, -1},
-	       "--clean: dropped every schema, extension and object");
+	log_db(LOG_INFO, rs->db.dbname, "--clean: dropped every schema, extension and object");
 	return AZ_EXIT_OK;
 }
 
@@ -529,7 +528,7 @@ int restore_run(const struct config *cfg)
 	if (!rc)
 		rc = check_empty(&rs);
 	if (!rc) {
-		log_at(LOG_INFO, &(struct log_ctx){rs.db.dbname, NULL, -1}, "restoring %s into %s",
+		log_db(LOG_INFO, rs.db.dbname, "restoring %s into %s",
 		       str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file,
 		       rs.db.where);
 		rc = play(&rs);

@@ -100,11 +100,11 @@ static void report_lost(struct reload *r, const char *table, const char *column,
 {
 	struct strbuf *j = &r->jlost;
 	if (column)
-		log_at(LOG_WARN, &(struct log_ctx){r->db->dbname, NULL, -1},
+		log_db(LOG_WARN, r->db->dbname,
 		       "column %s.%s not carried over: %s (%lld row%s in the backup %s)", table,
 		       column, why, rows, rows == 1 ? "" : "s", r->backup);
 	else
-		log_at(LOG_WARN, &(struct log_ctx){r->db->dbname, NULL, -1},
+		log_db(LOG_WARN, r->db->dbname,
 		       "table %s not carried over: %s (%lld row%s in the backup %s)", table, why,
 		       rows, rows == 1 ? " stays" : "s stay", r->backup);
 	sb_adds(j, r->nlost++ ? ",{" : "{");
@@ -339,8 +339,8 @@ static bool on_statement(void *arg, const char *sql, long first_line, long token
 		return true;
 	if (k < 0) {
 		if (!r->second_pass)
-			log_at(
-			    LOG_WARN, &(struct log_ctx){r->db->dbname, NULL, -1},
+			log_db(
+			    LOG_WARN, r->db->dbname,
 			    "the COPY statement at line %ld of %s is not understood; its rows are "
 			    "not carried over",
 			    token_line, r->backup);
@@ -424,7 +424,7 @@ static void table_json(struct reload *r, const struct ttable *t)
 		sb_adds(j, nnew++ ? ",\"" : "\"");
 		sb_add_json(j, t->cols[k].name);
 		sb_adds(j, "\"");
-		log_at(LOG_INFO, &(struct log_ctx){r->db->dbname, NULL, -1},
+		log_db(LOG_INFO, r->db->dbname,
 		       "column %s.%s is new: its rows get the column's default", t->name,
 		       t->cols[k].name);
 	}
@@ -455,11 +455,11 @@ static void on_copy_end(void *arg, long long rows)
 	if (r->mode == B_DIAG) {
 		flush_chunk(r);
 		if (r->unchecked)
-			log_at(LOG_ERROR, &(struct log_ctx){r->db->dbname, NULL, -1},
+			log_db(LOG_ERROR, r->db->dbname,
 			       "table %s: %lld more row%s not checked after %d rejected rows",
 			       t->name, r->unchecked, r->unchecked == 1 ? "" : "s", MAX_REJECTS);
 		else if (r->table_rejects > LOG_REJECTS)
-			log_at(LOG_ERROR, &(struct log_ctx){r->db->dbname, NULL, -1},
+			log_db(LOG_ERROR, r->db->dbname,
 			       "table %s: %ld rows rejected in all (the report lists them)",
 			       t->name, r->table_rejects);
 		return;
@@ -469,7 +469,7 @@ static void on_copy_end(void *arg, long long rows)
 		char *why = end_copy(r, NULL);
 		r->copy_open = false;
 		if (why) {
-			log_at(LOG_WARN, &(struct log_ctx){r->db->dbname, NULL, -1},
+			log_db(LOG_WARN, r->db->dbname,
 			       "table %s: the backup's rows do not all fit the new table (%s); "
 			       "looking for every rejected row",
 			       t->name, why);
@@ -518,7 +518,7 @@ int resync_reload(struct dbconn *db, const char *path, struct strbuf *json, char
 	if (!rc)
 		rc = resync_keys_off(&r, err);
 	if (!rc) {
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		log_db(LOG_INFO, db->dbname,
 		       "reloading the rows of %s into %zu tables (foreign keys checked after the "
 		       "load, triggers off during it)",
 		       path, r.ntabs);
@@ -564,7 +564,7 @@ int resync_reload(struct dbconn *db, const char *path, struct strbuf *json, char
 	sb_addf(json, ",\"not_carried_over\":[%s],\"rejected_rows\":[%s]", r.jlost.buf,
 	        r.jrejected.buf);
 	if (!rc)
-		log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, -1},
+		log_db(LOG_INFO, db->dbname,
 		       "reloaded %lld row%s into %zu table%s; %zu table%s or column%s not carried "
 		       "over",
 		       r.rows_loaded, r.rows_loaded == 1 ? "" : "s", r.ntables_json,

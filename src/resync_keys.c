@@ -38,9 +38,8 @@ void resync_report_reject(struct reload *r, const char *table, long line, const 
 	if (key && *key)
 		sb_addf(&where, "%s%s", where.len ? ", " : "", key);
 	if (r->table_rejects++ < LOG_REJECTS)
-		log_at(LOG_ERROR, &(struct log_ctx){r->db->dbname, NULL, -1},
-		       "table %s: row rejected%s%s%s: %s", table, where.len ? " (" : "", where.buf,
-		       where.len ? ")" : "", why);
+		log_db(LOG_ERROR, r->db->dbname, "table %s: row rejected%s%s%s: %s", table,
+		       where.len ? " (" : "", where.buf, where.len ? ")" : "", why);
 	sb_free(&where);
 	sb_adds(j, r->nrejected_json++ ? ",{" : "{");
 	json_sb_string(j, "table", table);
@@ -223,7 +222,7 @@ static void restore_fkey(struct reload *r, PGresult *fks, int i)
 		free(why);
 	}
 	if (rows && PQntuples(rows) > MAX_REJECTS)
-		log_at(LOG_ERROR, &(struct log_ctx){r->db->dbname, NULL, -1},
+		log_db(LOG_ERROR, r->db->dbname,
 		       "table %s: more rows break foreign key %s than the %d listed", table, name,
 		       MAX_REJECTS);
 	free(e);
@@ -249,7 +248,7 @@ static void carry_sequence_values(struct reload *r)
 		               4, params, PGRES_TUPLES_OK, &e);
 		if (res) {
 			if (PQntuples(res) == 0)
-				log_at(LOG_WARN, &(struct log_ctx){r->db->dbname, NULL, -1},
+				log_db(LOG_WARN, r->db->dbname,
 				       "sequence %s not carried over: it is not in the new schema "
 				       "(its value was %s)",
 				       r->seq_name[i], r->seq_value[i]);
@@ -258,7 +257,7 @@ static void carry_sequence_values(struct reload *r)
 			continue;
 		}
 		resync_savepoint_undo(r);
-		log_at(LOG_WARN, &(struct log_ctx){r->db->dbname, NULL, -1},
+		log_db(LOG_WARN, r->db->dbname,
 		       "sequence %s: the backup's value %s cannot be set: %s", r->seq_name[i],
 		       r->seq_value[i], e);
 		free(e);
