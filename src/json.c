@@ -109,5 +109,7 @@ void json_strings(struct json *j, const char *key, char *const *v, size_t n)
 
 char *json_finish(struct json *j)
 {
-	return sb_detach(&j->sb);
+	char *doc = sb_detach(&j->sb);
+	sb_free(&j->sb); /* sb_detach leaves a fresh empty buffer behind */
+	return doc;
 }
