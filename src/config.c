@@ -66,9 +66,55 @@ static void register_url_secret(const char *url)
 	}
 }
 
+/* NULL, or "WHAT contains a control character (0x0a) at byte N" (caller frees). */
+static char *control_char(const char *what, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return xasprintf("%s contains a control character (0x%02x) at byte %zu",
+			                 what, *p, (size_t)(p - (const unsigned char *)s));
+	return NULL;
+}
+
+char *config_database_name_problem(const char *name)
+{
+	char *why = control_char("its name", name);
+	char *e;
+
+	if (!why && strlen(name) <= 63)
+		return NULL;
+	e = xasprintf("will not create database \"%s\": %s", name,
+	              why ? why : "its name is longer than PostgreSQL's 63 bytes");
+	free(why);
+	return e;
+}
+
 /*
- * Reads NAME or NAME_FILE.  Returns 1 and sets *out when found, 0 when
- * neither is set, -1 on error (message in *err).
+ * NAME's value when it is a URL or a name: one trailing newline (and a CR
+ * before it) taken off, as a Kubernetes Secret's value often ends in one;
+ * any other control character refused.  1 and *out (caller frees), 0 when
+ * unset or empty, -1 and *err.
+ */
+static int env_text(const char *name, char **out, char **err)
+{
+	const char *v = getenv(name);
+	size_t n = v ? strlen(v) : 0;
+
+	if (n && v[n - 1] == '\n')
+		n -= n > 1 && v[n - 2] == '\r' ? 2 : 1;
+	if (!n)
+		return 0;
+	*out = xstrndup(v, n);
+	if ((*err = control_char(name, *out)) == NULL)
+		return 1;
+	free(*out);
+	*out = NULL;
+	return -1;
+}
+
+/*
+ * Reads NAME (env_text) or NAME_FILE.  Returns 1 and sets *out when found, 0
+ * when neither is set, -1 on error (message in *err).
  */
 static int env_or_file(const char *name, char **out, char **err)
 {
@@ -82,10 +128,8 @@ static int env_or_file(const char *name, char **out, char **err)
 		fail(err, "both %s and %s are set; set only one", name, fname);
 		return -1;
 	}
-	if (v && *v) {
-		*out = xstrdup(v);
-		return 1;
-	}
+	if (v && *v)
+		return env_text(name, out, err);
 	if (f && *f) {
 		unsigned char *data;
 		size_t len;
@@ -107,7 +151,12 @@ static int env_or_file(const char *name, char **out, char **err)
 			return -1;
 		}
 		*out = (char *)data;
-		return 1;
+		snprintf(fname + strlen(fname), sizeof fname - strlen(fname), "=%s", f);
+		if ((*err = control_char(fname, *out)) == NULL)
+			return 1;
+		free(*out);
+		*out = NULL;
+		return -1;
 	}
 	return 0;
 }
@@ -286,8 +335,11 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 {
 	const char *v;
 
-	cfg->tenant_prefix = xstrdup(envs("AUZDB_TENANT_DB_PREFIX") ? envs("AUZDB_TENANT_DB_PREFIX")
-	                                                            : "auzguard_tenant_");
+	if (env_text("AUZDB_TENANT_DB_PREFIX", &cfg->tenant_prefix, err) < 0 ||
+	    env_text("AUZDB_TENANT_URL_TEMPLATE", &cfg->tenant_url_template, err) < 0)
+		return AZ_EXIT_USAGE;
+	if (!cfg->tenant_prefix)
+		cfg->tenant_prefix = xstrdup("auzguard_tenant_");
 	if (strlen(cfg->tenant_prefix) >= 63)
 		return fail(
 		    err, "AUZDB_TENANT_DB_PREFIX is too long (%zu bytes; PostgreSQL names have 63)",
@@ -306,10 +358,8 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 	}
 	if ((v = envs("AUZDB_TENANT_QUERY")) != NULL)
 		cfg->tenant_query = xstrdup(v);
-	if ((v = envs("AUZDB_TENANT_URL_TEMPLATE")) != NULL) {
-		cfg->tenant_url_template = xstrdup(v);
-		register_url_secret(v);
-	}
+	if (cfg->tenant_url_template)
+		register_url_secret(cfg->tenant_url_template);
 
 	cfg->concurrency = 4;
 	v = flag[OPT_CONCURRENCY] ? flag[OPT_CONCURRENCY] : envs("AUZDB_CONCURRENCY");
@@ -553,6 +603,8 @@ static int read_connection(struct config *cfg, const char *const *flag, char **e
 	if (flag[OPT_URL]) {
 		cfg->database_url = xstrdup(flag[OPT_URL]);
 		cfg->url_source = "--database-url";
+		if ((*err = control_char("--database-url", cfg->database_url)) != NULL)
+			return AZ_EXIT_USAGE;
 	} else {
 		rc = env_or_file("MASTER_DATABASE_URL", &cfg->database_url, err);
 		if (rc < 0)

@@ -63,4 +63,45 @@ expect_err "slug '$T_TMP/s' rejected: .*AUZDB_TENANT_URL_TEMPLATE"
 eq "$(snapshot "$master"; snapshot "$evil")" "$before" "master and the tenant after the refused tenant"
 pass "a pg_database name that is not a safe slug is that tenant's failure (exit 9), never put into the URL template: no connection to the socket it names"
 
+# --- 2. control characters in URLs, names and prefixes
+# dbs_like NAME: the databases whose name starts with NAME (a newline included)
+dbs_like() { psql -XAtq -d postgres -c "SELECT string_agg(quote_ident(datname), ' ' ORDER BY datname) FROM pg_database WHERE starts_with(datname, \$x\$$1\$x\$)"; }
+m2=$(newdb m2); M2=$(url "$m2")
+T_DBS+=("$m2"$'\n' "$m2"$'\n\n' "$m2"$'\x7fx') # what the defect created: dropped on exit
+for nl in $'\n' $'\r\n'; do
+  MASTER_DATABASE_URL="$M2$nl" az migrate
+  expect_rc 0 "migrate with MASTER_DATABASE_URL ending in $(printf %q "$nl")"
+  eq "$(dbs_like "$m2")" "$m2" "databases named like $m2 (no second one with a newline)"
+  eq "$(q "$m2" "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL")" 8 "ledger of $m2"
+done
+pass "one trailing newline (or CR LF) in MASTER_DATABASE_URL is taken off: the named database is migrated, no other is created"
+# refused: one error line naming the variable, the byte and where; nothing changed
+refused() { # WHO REGEX COMMAND...
+  local who=$1 re=$2 before; shift 2
+  before=$(snapshot "$m2"; dbs_like "$m2"; dbs_like "$P")
+  "$@" > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < /dev/null; RC=$?
+  expect_rc 2 "$who"
+  expect_one_line_error "$re"
+  eq "$(snapshot "$m2"; dbs_like "$m2"; dbs_like "$P")" "$before" "databases after $who"
+}
+n=${#M2}
+refused "two trailing newlines" "MASTER_DATABASE_URL contains a control character \(0x0a\) at byte $n" \
+  env MASTER_DATABASE_URL="$M2"$'\n\n' "$A" migrate
+refused "a tab inside" "DATABASE_URL contains a control character \(0x09\) at byte $n" \
+  env DATABASE_URL="$M2"$'\tx' "$A" migrate
+refused "a flag value" "--database-url contains a control character \(0x0a\) at byte $n" \
+  "$A" migrate --database-url "$M2"$'\n'
+printf '%s\x1bx\n' "$M2" > "$T_TMP/urlfile"
+refused "an escape in a _FILE" "MASTER_DATABASE_URL_FILE=$T_TMP/urlfile contains a control character \(0x1b\) at byte $n" \
+  env MASTER_DATABASE_URL_FILE="$T_TMP/urlfile" "$A" migrate
+refused "a template" "AUZDB_TENANT_URL_TEMPLATE contains a control character \(0x07\)" \
+  env AUZDB_TENANT_URL_TEMPLATE=$'postgresql://127.0.0.1/{database}\a' "$A" run --database-url "$M2"
+refused "a prefix" "AUZDB_TENANT_DB_PREFIX contains a control character \(0x0a\) at byte 2" \
+  env AUZDB_TENANT_DB_PREFIX=$'ab\ncd' "$A" run --database-url "$M2"
+refused "a percent-encoded newline in a database to create" "will not create database .*: its name contains a control character \(0x0a\) at byte ${#m2}" \
+  "$A" migrate --database-url "$M2%0A"
+refused "a percent-encoded DEL in a database to create" "will not create database .*: its name contains a control character \(0x7f\) at byte ${#m2}" \
+  "$A" migrate --database-url "$M2%7Fx"
+pass "any other control character in a URL (flag, variable, _FILE), template, prefix or a database to create: exit 2, one line naming it, nothing created"
+
 done_testing
