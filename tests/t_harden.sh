@@ -9,7 +9,8 @@
 #     control character in a URL, name or prefix is refused, and no database
 #     is created under a name with one
 #  3. restore --clean of a script with no statement, or no CREATE or COPY,
-#     is refused before anything is dropped
+#     is refused before anything is dropped (a pipe, read once: rolled back
+#     in the restore's transaction); no statement is refused without --clean
 #  4. AUZDB_TENANT_QUERY is one read-only statement: "COMMIT; CREATE ..."
 #     changes nothing on master
 . "$(dirname "$0")/lib.sh"
@@ -103,5 +104,41 @@ refused "a percent-encoded newline in a database to create" "will not create dat
 refused "a percent-encoded DEL in a database to create" "will not create database .*: its name contains a control character \(0x7f\) at byte ${#m2}" \
   "$A" migrate --database-url "$M2%7Fx"
 pass "any other control character in a URL (flag, variable, _FILE), template, prefix or a database to create: exit 2, one line naming it, nothing created"
+
+# --- 3. restore --clean of a script that restores nothing
+tgt=$(newdb target); TG=$(url "$tgt")
+q "$tgt" "CREATE SCHEMA keep; CREATE TABLE keep.rows AS SELECT i FROM generate_series(1, 100) i; CREATE TABLE public.t (id int); INSERT INTO t VALUES (1)" >/dev/null
+R="$T_TMP/restore"; mkdir -p "$R"
+: > "$R/empty.sql"
+printf '\n  \n-- nothing here\n/* nor\n here */\n' > "$R/comments.sql"
+gzip -c < "$R/comments.sql" > "$R/comments.sql.gz"
+printf 'SET statement_timeout = 0;\nSELECT pg_catalog.set_config(%s, %s, false);\n-- no CREATE, no COPY\n' "'search_path'" "''" > "$R/sets.sql"
+tgt_state() { snapshot "$tgt"; content_hashes "$tgt"; }
+before=$(tgt_state)
+for f in empty.sql comments.sql comments.sql.gz sets.sql; do
+  for how in file stdin pipe; do
+    case $how in
+      file) "$A" restore "$R/$f" --database "$TG" --clean > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < /dev/null ;;
+      stdin) "$A" restore - --database "$TG" --clean > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < "$R/$f" ;;
+      pipe) "$A" restore <(cat "$R/$f") --database "$TG" --clean > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < /dev/null ;;
+    esac
+    RC=$?
+    expect_rc 2 "restore --clean of $f ($how)"
+    case $f in
+      sets.sql) expect_one_line_error "no CREATE or COPY" ;;
+      *) expect_one_line_error "no SQL statement" ;;
+    esac
+    eq "$(tgt_state)" "$before" "target after restore --clean of $f ($how)"
+  done
+done
+# a script read through a pipe is read once, and still restores with --clean
+pg_dump -d "$tgt" > "$R/dump.sql" || fail "pg_dump"
+"$A" restore <(cat "$R/dump.sql") --database "$TG" --clean > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < /dev/null; RC=$?
+expect_rc 0 "restore --clean through a pipe"
+eq "$(tgt_state)" "$before" "target after restore --clean of its own dump through a pipe"
+empty_tgt=$(newdb emptytarget)
+az restore "$R/comments.sql" --database "$(url "$empty_tgt")"
+expect_rc 2 "restore of a comment-only script without --clean"; expect_one_line_error "no SQL statement: nothing to restore into"
+pass "restore --clean of an empty, comment-only (plain or gzip) or CREATE-less script: exit 2, one line, nothing dropped (a file, standard input, a pipe); without --clean a script of no statement is refused too"
 
 done_testing
