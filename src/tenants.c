@@ -82,6 +82,31 @@ static void trim(char *s)
 	memmove(s, s + i, n - i + 1);
 }
 
+/*
+ * The operator's query, through the extended protocol (PQexecParams, no
+ * parameters): one statement only, so "COMMIT; CREATE ..." cannot end the
+ * READ ONLY transaction and write.  db_query's result and errors.
+ */
+static PGresult *tenant_query(struct dbconn *master, const char *sql, char **err)
+{
+	PGresult *res = PQexecParams(master->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+	const char *state;
+
+	master->sqlstate[0] = '\0';
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(master->sqlstate, sizeof master->sqlstate, "%s", state ? state : "");
+	if (res &&
+	    (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_EMPTY_QUERY))
+		*err = xasprintf("it must be one query returning the slugs (this ran %s)",
+		                 *PQcmdStatus(res) ? PQcmdStatus(res) : "nothing");
+	else
+		*err = db_result_error(res, master->pg);
+	PQclear(res);
+	return NULL;
+}
+
 int tenants_discover(const struct config *cfg, struct dbconn *master, struct tenant_list *out,
                      char **err)
 {
@@ -103,10 +128,10 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 	}
 	if (cfg->tenant_query) {
 		out->source = "AUZDB_TENANT_QUERY";
-		/* read-only, so an operator's query cannot change master */
+		/* read-only and one statement, so an operator's query cannot change master */
 		if (!db_command(master, "BEGIN READ ONLY", 0, NULL, err))
 			return db_error_exit(master, AZ_EXIT_INTERNAL);
-		res = db_query(master, cfg->tenant_query, 0, NULL, PGRES_TUPLES_OK, err);
+		res = tenant_query(master, cfg->tenant_query, err);
 		if (!res) {
 			/*
 			 * A broken query - or one that tries to write (25006 in this

@@ -2,15 +2,16 @@
  * tenants.h - which tenant databases exist and how to reach them.
  *
  * Owns: the tenant list (from --tenant / AUZDB_TENANTS, AUZDB_TENANT_QUERY
- * run on master, or pg_database names with AUZDB_TENANT_DB_PREFIX), the
- * rule for a safe slug, merging duplicates, the stable shard of a tenant,
- * and expanding AUZDB_TENANT_URL_TEMPLATE ({slug}, {database}) with
- * percent-encoded values.  A tenant's name never reaches SQL text: it is
- * only ever a libpq keyword value or a query parameter.  A slug the operator
- * lists (flag, AUZDB_TENANTS, AUZDB_TENANT_QUERY) must be safe; a database
- * name found in pg_database may be anything PostgreSQL allows, but only a
- * safe one is ever expanded into the URL template (there a name could pick
- * the host, and so where the password goes).  Calls: conn, log.
+ * run on master as one statement in a READ ONLY transaction, or pg_database
+ * names with AUZDB_TENANT_DB_PREFIX), the rule for a safe slug, merging
+ * duplicates, the stable shard of a tenant, and expanding
+ * AUZDB_TENANT_URL_TEMPLATE ({slug}, {database}) with percent-encoded
+ * values.  A tenant's name never reaches SQL text: it is only ever a libpq
+ * keyword value or a query parameter.  A slug the operator lists (flag,
+ * AUZDB_TENANTS, AUZDB_TENANT_QUERY) must be safe; a database name found in
+ * pg_database may be anything PostgreSQL allows, but only a safe one is
+ * ever expanded into the URL template (there a name could pick the host,
+ * and so where the password goes).  Calls: conn, log.
  */
 #ifndef AUZDB_TENANTS_H
 #define AUZDB_TENANTS_H

@@ -141,4 +141,21 @@ az restore "$R/comments.sql" --database "$(url "$empty_tgt")"
 expect_rc 2 "restore of a comment-only script without --clean"; expect_one_line_error "no SQL statement: nothing to restore into"
 pass "restore --clean of an empty, comment-only (plain or gzip) or CREATE-less script: exit 2, one line, nothing dropped (a file, standard input, a pipe); without --clean a script of no statement is refused too"
 
+# --- 4. AUZDB_TENANT_QUERY is one statement, read-only
+before=$(snapshot "$master")
+for tq in "COMMIT; CREATE TABLE pwned (i int); SELECT 'a'" \
+          "SELECT 'a'; CREATE TABLE pwned (i int)" \
+          "ROLLBACK; CREATE TABLE pwned (i int); SELECT 'a'" \
+          "COMMIT"; do
+  AUZDB_TENANT_QUERY="$tq" az run --database-url "$M"
+  expect_rc 2 "AUZDB_TENANT_QUERY=$tq"
+  expect_one_line_error "AUZDB_TENANT_QUERY"
+  eq "$(q "$master" "SELECT count(*) FROM pg_class WHERE relname = 'pwned'")" 0 "table pwned after AUZDB_TENANT_QUERY=$tq"
+  eq "$(snapshot "$master")" "$before" "master after AUZDB_TENANT_QUERY=$tq"
+done
+createdb "${P}xy" || fail "createdb ${P}xy"; T_DBS+=("${P}xy")
+AUZDB_TENANT_QUERY="SELECT 'x' || 'y' UNION ALL SELECT NULL" az tenants --database-url "$M"
+expect_rc 0 "a one-statement tenant query"; expect_out "xy"
+pass "AUZDB_TENANT_QUERY runs as one read-only statement: COMMIT; CREATE ... and a second statement are refused (exit 2), master unchanged"
+
 done_testing
