@@ -15,15 +15,16 @@ const char *set_kind_name(enum migration_set_kind k)
 	return k == SET_TENANT ? "tenant" : "master";
 }
 
-static char *fail(char **err, const char *fmt, ...) AZ_PRINTF(2, 3);
-static char *fail(char **err, const char *fmt, ...)
+/* Sets *err to the formatted one-line message; returns AZ_EXIT_USAGE. */
+static int fail(char **err, const char *fmt, ...) AZ_PRINTF(2, 3);
+static int fail(char **err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	*err = xvasprintf(fmt, ap);
 	va_end(ap);
-	return NULL;
+	return AZ_EXIT_USAGE;
 }
 
 /* The password part of a postgres URL or key=value string, if any. */
@@ -62,9 +63,55 @@ static void register_url_secret(const char *url)
 	}
 }
 
+/* NULL, or "WHAT contains a control character (0x0a) at byte N" (caller frees). */
+static char *control_char(const char *what, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return xasprintf("%s contains a control character (0x%02x) at byte %zu",
+			                 what, *p, (size_t)(p - (const unsigned char *)s));
+	return NULL;
+}
+
+char *config_database_name_problem(const char *name)
+{
+	char *why = control_char("its name", name);
+	char *e;
+
+	if (!why && strlen(name) <= 63)
+		return NULL;
+	e = xasprintf("will not create database \"%s\": %s", name,
+	              why ? why : "its name is longer than PostgreSQL's 63 bytes");
+	free(why);
+	return e;
+}
+
 /*
- * Reads NAME or NAME_FILE.  Returns 1 and sets *out when found, 0 when
- * neither is set, -1 on error (message in *err).
+ * NAME's value when it is a URL or a name: one trailing newline (and a CR
+ * before it) taken off, as a Kubernetes Secret's value often ends in one;
+ * any other control character refused.  1 and *out (caller frees), 0 when
+ * unset or empty, -1 and *err.
+ */
+static int env_text(const char *name, char **out, char **err)
+{
+	const char *v = getenv(name);
+	size_t n = v ? strlen(v) : 0;
+
+	if (n && v[n - 1] == '\n')
+		n -= n > 1 && v[n - 2] == '\r' ? 2 : 1;
+	if (!n)
+		return 0;
+	*out = xstrndup(v, n);
+	if ((*err = control_char(name, *out)) == NULL)
+		return 1;
+	free(*out);
+	*out = NULL;
+	return -1;
+}
+
+/*
+ * Reads NAME (env_text) or NAME_FILE.  Returns 1 and sets *out when found, 0
+ * when neither is set, -1 on error (message in *err).
  */
 static int env_or_file(const char *name, char **out, char **err)
 {
@@ -78,10 +125,8 @@ static int env_or_file(const char *name, char **out, char **err)
 		fail(err, "both %s and %s are set; set only one", name, fname);
 		return -1;
 	}
-	if (v && *v) {
-		*out = xstrdup(v);
-		return 1;
-	}
+	if (v && *v)
+		return env_text(name, out, err);
 	if (f && *f) {
 		unsigned char *data;
 		size_t len;
@@ -103,7 +148,12 @@ static int env_or_file(const char *name, char **out, char **err)
 			return -1;
 		}
 		*out = (char *)data;
-		return 1;
+		snprintf(fname + strlen(fname), sizeof fname - strlen(fname), "=%s", f);
+		if ((*err = control_char(fname, *out)) == NULL)
+			return 1;
+		free(*out);
+		*out = NULL;
+		return -1;
 	}
 	return 0;
 }
@@ -282,14 +332,15 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 {
 	const char *v;
 
-	cfg->tenant_prefix = xstrdup(envs("AUZDB_TENANT_DB_PREFIX") ? envs("AUZDB_TENANT_DB_PREFIX")
-	                                                            : "auzguard_tenant_");
-	if (strlen(cfg->tenant_prefix) >= 63) {
-		fail(err,
-		     "AUZDB_TENANT_DB_PREFIX is too long (%zu bytes; PostgreSQL names have 63)",
-		     strlen(cfg->tenant_prefix));
+	if (env_text("AUZDB_TENANT_DB_PREFIX", &cfg->tenant_prefix, err) < 0 ||
+	    env_text("AUZDB_TENANT_URL_TEMPLATE", &cfg->tenant_url_template, err) < 0)
 		return AZ_EXIT_USAGE;
-	}
+	if (!cfg->tenant_prefix)
+		cfg->tenant_prefix = xstrdup("auzguard_tenant_");
+	if (strlen(cfg->tenant_prefix) >= 63)
+		return fail(
+		    err, "AUZDB_TENANT_DB_PREFIX is too long (%zu bytes; PostgreSQL names have 63)",
+		    strlen(cfg->tenant_prefix));
 	if (!cfg->ntenants && (v = envs("AUZDB_TENANTS")) != NULL) {
 		const char *p = v;
 		cfg->tenants_from_env = true;
@@ -304,41 +355,33 @@ static int parse_fleet(struct config *cfg, const char *const *flag, char **err)
 	}
 	if ((v = envs("AUZDB_TENANT_QUERY")) != NULL)
 		cfg->tenant_query = xstrdup(v);
-	if ((v = envs("AUZDB_TENANT_URL_TEMPLATE")) != NULL) {
-		cfg->tenant_url_template = xstrdup(v);
-		register_url_secret(v);
-	}
+	if (cfg->tenant_url_template)
+		register_url_secret(cfg->tenant_url_template);
 
 	cfg->concurrency = 4;
 	v = flag[OPT_CONCURRENCY] ? flag[OPT_CONCURRENCY] : envs("AUZDB_CONCURRENCY");
-	if (v && !parse_long(v, 1, 256, &cfg->concurrency)) {
-		fail(err, "%s=%s: concurrency must be a whole number from 1 to 256",
-		     flag[OPT_CONCURRENCY] ? "--concurrency" : "AUZDB_CONCURRENCY", v);
-		return AZ_EXIT_USAGE;
-	}
+	if (v && !parse_long(v, 1, 256, &cfg->concurrency))
+		return fail(err, "%s=%s: concurrency must be a whole number from 1 to 256",
+		            flag[OPT_CONCURRENCY] ? "--concurrency" : "AUZDB_CONCURRENCY", v);
 	if (envs("AUZDB_FAIL_FAST") && str_eq(envs("AUZDB_FAIL_FAST"), "1"))
 		cfg->fail_fast = true;
 
 	cfg->shard_index = 0;
 	cfg->shard_count = 1;
 	if (flag[OPT_SHARD]) {
-		if (!parse_shard(flag[OPT_SHARD], &cfg->shard_index, &cfg->shard_count)) {
-			fail(err, "--shard %s: expected I/N with 0 <= I < N <= 1000",
-			     flag[OPT_SHARD]);
-			return AZ_EXIT_USAGE;
-		}
+		if (!parse_shard(flag[OPT_SHARD], &cfg->shard_index, &cfg->shard_count))
+			return fail(err, "--shard %s: expected I/N with 0 <= I < N <= 1000",
+			            flag[OPT_SHARD]);
 	} else if ((v = envs("AUZDB_SHARDS")) != NULL) {
 		const char *idx = envs("JOB_COMPLETION_INDEX");
-		if (!parse_long(v, 1, 1000, &cfg->shard_count)) {
-			fail(err, "AUZDB_SHARDS=%s: expected a whole number from 1 to 1000", v);
-			return AZ_EXIT_USAGE;
-		}
-		if (!idx || !parse_long(idx, 0, cfg->shard_count - 1, &cfg->shard_index)) {
-			fail(err,
-			     "AUZDB_SHARDS=%s needs JOB_COMPLETION_INDEX from 0 to %ld (got %s)", v,
-			     cfg->shard_count - 1, idx ? idx : "nothing");
-			return AZ_EXIT_USAGE;
-		}
+		if (!parse_long(v, 1, 1000, &cfg->shard_count))
+			return fail(err, "AUZDB_SHARDS=%s: expected a whole number from 1 to 1000",
+			            v);
+		if (!idx || !parse_long(idx, 0, cfg->shard_count - 1, &cfg->shard_index))
+			return fail(
+			    err,
+			    "AUZDB_SHARDS=%s needs JOB_COMPLETION_INDEX from 0 to %ld (got %s)", v,
+			    cfg->shard_count - 1, idx ? idx : "nothing");
 	}
 
 	v = flag[OPT_REPORT] ? flag[OPT_REPORT] : envs("AUZDB_REPORT_FILE");
@@ -359,16 +402,12 @@ static int parse_adopt(struct config *cfg, const char *const *flag, char **err)
 	const char *v = envs("AUZDB_AUTO_ADOPT");
 
 	if (flag[OPT_ADOPT_UP_TO]) {
-		if (cfg->cmd != CMD_ADOPT) {
-			fail(err, "--adopt-up-to belongs to 'auzdb adopt'");
-			return AZ_EXIT_USAGE;
-		}
+		if (cfg->cmd != CMD_ADOPT)
+			return fail(err, "--adopt-up-to belongs to 'auzdb adopt'");
 		cfg->adopt_up_to = xstrdup(flag[OPT_ADOPT_UP_TO]);
 	}
-	if (v && !str_eq(v, "0") && !str_eq(v, "1")) {
-		fail(err, "AUZDB_AUTO_ADOPT=%s: expected 0 or 1", v);
-		return AZ_EXIT_USAGE;
-	}
+	if (v && !str_eq(v, "0") && !str_eq(v, "1"))
+		return fail(err, "AUZDB_AUTO_ADOPT=%s: expected 0 or 1", v);
 	cfg->auto_adopt = v && str_eq(v, "1");
 	if (env_or_file("AUZDB_SHADOW_DATABASE_URL", &cfg->shadow_database_url, err) < 0)
 		return AZ_EXIT_USAGE;
@@ -389,25 +428,22 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 
 	cfg->compress_level = 6;
 	v = flag[OPT_COMPRESS_LEVEL] ? flag[OPT_COMPRESS_LEVEL] : envs("AUZDB_BACKUP_COMPRESSION");
-	if (v && !parse_long(v, 0, 9, &cfg->compress_level)) {
-		fail(err, "%s=%s: compression level must be a whole number from 0 to 9",
-		     flag[OPT_COMPRESS_LEVEL] ? "--compress-level" : "AUZDB_BACKUP_COMPRESSION", v);
-		return AZ_EXIT_USAGE;
-	}
+	if (v && !parse_long(v, 0, 9, &cfg->compress_level))
+		return fail(
+		    err, "%s=%s: compression level must be a whole number from 0 to 9",
+		    flag[OPT_COMPRESS_LEVEL] ? "--compress-level" : "AUZDB_BACKUP_COMPRESSION", v);
 	v = envs("AUZDB_BACKUP_OWNERS");
-	if (v && !str_eq(v, "0") && !str_eq(v, "1")) {
-		fail(err, "AUZDB_BACKUP_OWNERS=%s: must be 1 (keep owners and privileges) or 0", v);
-		return AZ_EXIT_USAGE;
-	}
+	if (v && !str_eq(v, "0") && !str_eq(v, "1"))
+		return fail(
+		    err, "AUZDB_BACKUP_OWNERS=%s: must be 1 (keep owners and privileges) or 0", v);
 	if (v && str_eq(v, "1"))
 		cfg->backup_owners = true;
 	v = envs("AUZDB_BACKUP_KEEP");
-	if (v && !parse_long(v, 0, 100000, &cfg->backup_keep)) {
-		fail(err,
-		     "AUZDB_BACKUP_KEEP=%s: expected a whole number of backup sets (0 keeps all)",
-		     v);
-		return AZ_EXIT_USAGE;
-	}
+	if (v && !parse_long(v, 0, 100000, &cfg->backup_keep))
+		return fail(
+		    err,
+		    "AUZDB_BACKUP_KEEP=%s: expected a whole number of backup sets (0 keeps all)",
+		    v);
 
 	cfg->backup_mode = BACKUP_AUTO;
 	v = envs("AUZDB_BACKUP");
@@ -428,41 +464,27 @@ static int parse_backup(struct config *cfg, const char *const *flag, bool skip, 
 		cfg->backup_mode = BACKUP_NEVER;
 		cfg->backup_off_reason = "--skip-backup";
 	}
-	if ((cfg->cmd == CMD_RESET || cfg->cmd == CMD_RESYNC) && cfg->backup_mode == BACKUP_NEVER) {
-		fail(err, "auzdb %s always takes a backup first; it cannot run with %s",
-		     cfg->cmd == CMD_RESET ? "reset" : "resync", cfg->backup_off_reason);
-		return AZ_EXIT_USAGE;
-	}
-	if (cfg->force && cfg->cmd != CMD_RESET && cfg->cmd != CMD_RESYNC) {
-		fail(err, "--force belongs to 'auzdb reset' and 'auzdb resync'");
-		return AZ_EXIT_USAGE;
-	}
+	if ((cfg->cmd == CMD_RESET || cfg->cmd == CMD_RESYNC) && cfg->backup_mode == BACKUP_NEVER)
+		return fail(err, "auzdb %s always takes a backup first; it cannot run with %s",
+		            cfg->cmd == CMD_RESET ? "reset" : "resync", cfg->backup_off_reason);
+	if (cfg->force && cfg->cmd != CMD_RESET && cfg->cmd != CMD_RESYNC)
+		return fail(err, "--force belongs to 'auzdb reset' and 'auzdb resync'");
 	if ((v = envs("AUZDB_ALLOW_RESET")) != NULL)
 		cfg->allow_reset = xstrdup(v);
-	if ((skip || cfg->backup_only) && !migrating) {
-		fail(err, "%s belongs to 'auzdb run' and 'auzdb migrate'",
-		     skip ? "--skip-backup" : "--backup-only");
-		return AZ_EXIT_USAGE;
-	}
-	if (cfg->backup_only && cfg->backup_mode == BACKUP_NEVER) {
-		fail(err, "--backup-only with %s: nothing to do", cfg->backup_off_reason);
-		return AZ_EXIT_USAGE;
-	}
-	if (cfg->backup_only && cfg->dry_run) {
-		fail(err, "--backup-only and --dry-run cannot be combined");
-		return AZ_EXIT_USAGE;
-	}
-	if ((cfg->restore_clean || cfg->restore_create) && cfg->cmd != CMD_RESTORE) {
-		fail(err, "%s belongs to 'auzdb restore'",
-		     cfg->restore_clean ? "--clean" : "--create");
-		return AZ_EXIT_USAGE;
-	}
+	if ((skip || cfg->backup_only) && !migrating)
+		return fail(err, "%s belongs to 'auzdb run' and 'auzdb migrate'",
+		            skip ? "--skip-backup" : "--backup-only");
+	if (cfg->backup_only && cfg->backup_mode == BACKUP_NEVER)
+		return fail(err, "--backup-only with %s: nothing to do", cfg->backup_off_reason);
+	if (cfg->backup_only && cfg->dry_run)
+		return fail(err, "--backup-only and --dry-run cannot be combined");
+	if ((cfg->restore_clean || cfg->restore_create) && cfg->cmd != CMD_RESTORE)
+		return fail(err, "%s belongs to 'auzdb restore'",
+		            cfg->restore_clean ? "--clean" : "--create");
 	if (cfg->backup_stdout)
 		cfg->quiet = true; /* standard output carries the backup */
-	if (cfg->cmd == CMD_RESTORE && !cfg->restore_file) {
-		fail(err, "usage: auzdb restore FILE [--database URL] [--clean] [--create]");
-		return AZ_EXIT_USAGE;
-	}
+	if (cfg->cmd == CMD_RESTORE && !cfg->restore_file)
+		return fail(err, "usage: auzdb restore FILE [--database URL] [--clean] [--create]");
 	return AZ_EXIT_OK;
 }
 
@@ -485,13 +507,12 @@ static int parse_args(int argc, char **argv, struct config *cfg, const char **fl
 
 		if (a[0] != '-' || str_eq(a, "-")) {
 			if (cfg->cmd == CMD_TENANT_CREATE && npos == 1) {
-				if (!str_eq(a, "create")) {
-					fail(err,
-					     "unknown command 'tenant %s' (did you mean 'tenant "
-					     "create SLUG'?)",
-					     a);
-					return AZ_EXIT_USAGE;
-				}
+				if (!str_eq(a, "create"))
+					return fail(
+					    err,
+					    "unknown command 'tenant %s' (did you mean 'tenant "
+					    "create SLUG'?)",
+					    a);
 				npos++;
 				continue;
 			}
@@ -510,18 +531,14 @@ static int parse_args(int argc, char **argv, struct config *cfg, const char **fl
 				npos++;
 				continue;
 			}
-			if (cfg->cmd != CMD_NONE) {
-				fail(err, "unexpected argument '%s'", a);
-				return AZ_EXIT_USAGE;
-			}
+			if (cfg->cmd != CMD_NONE)
+				return fail(err, "unexpected argument '%s'", a);
 			npos++;
 			for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
 				if (str_eq(a, commands[c].name))
 					cfg->cmd = commands[c].cmd;
-			if (cfg->cmd == CMD_NONE) {
-				fail(err, "unknown command '%s' (see 'auzdb help')", a);
-				return AZ_EXIT_USAGE;
-			}
+			if (cfg->cmd == CMD_NONE)
+				return fail(err, "unknown command '%s' (see 'auzdb help')", a);
 			continue;
 		}
 		namelen = strcspn(a, "=");
@@ -547,10 +564,8 @@ static int parse_args(int argc, char **argv, struct config *cfg, const char **fl
 				}
 				break;
 			}
-			if (a[namelen] == '=') {
-				fail(err, "option '%s' takes no value", options[o].name);
-				return AZ_EXIT_USAGE;
-			}
+			if (a[namelen] == '=')
+				return fail(err, "option '%s' takes no value", options[o].name);
 			switch (options[o].opt) {
 			case OPT_HELP: sw->help = true; break;
 			case OPT_VERSION: sw->version = true; break;
@@ -569,10 +584,9 @@ static int parse_args(int argc, char **argv, struct config *cfg, const char **fl
 			}
 			break;
 		}
-		if (!found) {
-			fail(err, "unknown option '%.*s' (see 'auzdb help')", (int)namelen, a);
-			return AZ_EXIT_USAGE;
-		}
+		if (!found)
+			return fail(err, "unknown option '%.*s' (see 'auzdb help')", (int)namelen,
+			            a);
 	}
 	return AZ_EXIT_OK;
 }
@@ -586,6 +600,8 @@ static int read_connection(struct config *cfg, const char *const *flag, char **e
 	if (flag[OPT_URL]) {
 		cfg->database_url = xstrdup(flag[OPT_URL]);
 		cfg->url_source = "--database-url";
+		if ((*err = control_char("--database-url", cfg->database_url)) != NULL)
+			return AZ_EXIT_USAGE;
 	} else {
 		rc = env_or_file("MASTER_DATABASE_URL", &cfg->database_url, err);
 		if (rc < 0)
@@ -664,17 +680,13 @@ static int read_timeouts(struct config *cfg, const char *const *flag, char **err
 	    !env_duration_ms("AUZDB_DEADLINE", 7L * 86400000L, &cfg->deadline_ms, err))
 		return AZ_EXIT_USAGE;
 	if (flag[OPT_LOCK_TIMEOUT] &&
-	    !parse_long(flag[OPT_LOCK_TIMEOUT], 0, 86400, &cfg->lock_timeout_s)) {
-		fail(err, "--lock-timeout %s: not a whole number of seconds from 0 to 86400",
-		     flag[OPT_LOCK_TIMEOUT]);
-		return AZ_EXIT_USAGE;
-	}
+	    !parse_long(flag[OPT_LOCK_TIMEOUT], 0, 86400, &cfg->lock_timeout_s))
+		return fail(err, "--lock-timeout %s: not a whole number of seconds from 0 to 86400",
+		            flag[OPT_LOCK_TIMEOUT]);
 	if (flag[OPT_WAIT_TIMEOUT] &&
-	    !parse_long(flag[OPT_WAIT_TIMEOUT], 0, 86400, &cfg->wait_timeout_s)) {
-		fail(err, "--wait-timeout %s: not a whole number of seconds from 0 to 86400",
-		     flag[OPT_WAIT_TIMEOUT]);
-		return AZ_EXIT_USAGE;
-	}
+	    !parse_long(flag[OPT_WAIT_TIMEOUT], 0, 86400, &cfg->wait_timeout_s))
+		return fail(err, "--wait-timeout %s: not a whole number of seconds from 0 to 86400",
+		            flag[OPT_WAIT_TIMEOUT]);
 	if (cfg->connect_timeout_s == 0)
 		cfg->connect_timeout_s = 10;
 
@@ -685,30 +697,24 @@ static int read_timeouts(struct config *cfg, const char *const *flag, char **err
 static int check_command_flags(struct config *cfg, const char *const *flag, char **err)
 {
 	if (flag[OPT_APPLIED] || flag[OPT_ROLLED_BACK]) {
-		if (cfg->cmd != CMD_RESOLVE) {
-			fail(err, "--applied and --rolled-back belong to 'auzdb resolve'");
-			return AZ_EXIT_USAGE;
-		}
+		if (cfg->cmd != CMD_RESOLVE)
+			return fail(err, "--applied and --rolled-back belong to 'auzdb resolve'");
 	}
 	if (cfg->cmd == CMD_RESOLVE) {
-		if (flag[OPT_APPLIED] && flag[OPT_ROLLED_BACK]) {
-			fail(err, "resolve: pass either --applied or --rolled-back, not both");
-			return AZ_EXIT_USAGE;
-		}
-		if (!flag[OPT_APPLIED] && !flag[OPT_ROLLED_BACK]) {
-			fail(err, "resolve: --applied NAME or --rolled-back NAME is required");
-			return AZ_EXIT_USAGE;
-		}
+		if (flag[OPT_APPLIED] && flag[OPT_ROLLED_BACK])
+			return fail(err,
+			            "resolve: pass either --applied or --rolled-back, not both");
+		if (!flag[OPT_APPLIED] && !flag[OPT_ROLLED_BACK])
+			return fail(err,
+			            "resolve: --applied NAME or --rolled-back NAME is required");
 		if (flag[OPT_APPLIED])
 			cfg->resolve_applied = xstrdup(flag[OPT_APPLIED]);
 		else
 			cfg->resolve_rolled_back = xstrdup(flag[OPT_ROLLED_BACK]);
 	}
-	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE && cfg->cmd != CMD_RUN &&
-	    cfg->cmd != CMD_ADOPT) {
-		fail(err, "--dry-run belongs to 'auzdb run', 'auzdb migrate' and 'auzdb adopt'");
-		return AZ_EXIT_USAGE;
-	}
+	if (cfg->dry_run && cfg->cmd != CMD_MIGRATE && cfg->cmd != CMD_RUN && cfg->cmd != CMD_ADOPT)
+		return fail(err,
+		            "--dry-run belongs to 'auzdb run', 'auzdb migrate' and 'auzdb adopt'");
 	return AZ_EXIT_OK;
 }
 
@@ -732,19 +738,15 @@ int config_parse(int argc, char **argv, struct config *cfg, char **err)
 		cfg->cmd = CMD_HELP;
 	if (cfg->cmd == CMD_NONE)
 		cfg->cmd = CMD_RUN; /* the init job: `auzdb` alone does the whole fleet */
-	if (cfg->cmd == CMD_TENANT_CREATE && !cfg->new_tenant) {
-		fail(err, "usage: auzdb tenant create SLUG");
-		return AZ_EXIT_USAGE;
-	}
+	if (cfg->cmd == CMD_TENANT_CREATE && !cfg->new_tenant)
+		return fail(err, "usage: auzdb tenant create SLUG");
 
 	/* log format: flag, env, then TTY-dependent default */
 	cfg->log_format = isatty(STDOUT_FILENO) ? LOG_TEXT : LOG_JSON;
 	v = flag[OPT_LOG_FORMAT] ? flag[OPT_LOG_FORMAT] : getenv("AUZDB_LOG_FORMAT");
-	if (v && *v && !parse_log_format(v, &cfg->log_format)) {
-		fail(err, "%s=%s: log format must be 'text' or 'json'",
-		     flag[OPT_LOG_FORMAT] ? "--log-format" : "AUZDB_LOG_FORMAT", v);
-		return AZ_EXIT_USAGE;
-	}
+	if (v && *v && !parse_log_format(v, &cfg->log_format))
+		return fail(err, "%s=%s: log format must be 'text' or 'json'",
+		            flag[OPT_LOG_FORMAT] ? "--log-format" : "AUZDB_LOG_FORMAT", v);
 	if (cfg->cmd == CMD_HELP || cfg->cmd == CMD_VERSION)
 		return AZ_EXIT_OK;
 

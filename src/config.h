@@ -3,9 +3,11 @@
  *
  * Owns: struct config, the only mutable state that lives for the whole run,
  * and the rules for reading it (flags override env; X and X_FILE together
- * is a usage error; numbers are range-checked).  Nothing else reads argv or
- * the auzdb/DATABASE_URL environment variables; libpq still reads its own
- * PG* variables.  Passwords found while parsing are registered with log.h.
+ * is a usage error; numbers are range-checked; a URL, database name or
+ * prefix holds no control character once a variable's one trailing newline
+ * is taken off).  Nothing else reads argv or the auzdb/DATABASE_URL
+ * environment variables; libpq still reads its own PG* variables.
+ * Passwords found while parsing are registered with log.h.
  */
 #ifndef AUZDB_CONFIG_H
 #define AUZDB_CONFIG_H
@@ -105,6 +107,12 @@ struct config {
  */
 int config_parse(int argc, char **argv, struct config *cfg, char **err) AZ_MUSTCHECK;
 void config_free(struct config *cfg);
+/*
+ * NULL when a missing database may be created under this name, else why
+ * (caller frees): a name with a control character (a URL's %0A, a Secret's
+ * trailing newline) or over 63 bytes is refused, never created.
+ */
+char *config_database_name_problem(const char *name);
 const char *set_kind_name(enum migration_set_kind k);
 
 #endif

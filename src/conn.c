@@ -353,7 +353,8 @@ int db_connect(const struct config *cfg, const char *url, const char *dbname_ove
 			const char *name = missing_db_name(dbname_override, libpq_url, &dbn);
 			if (name) {
 				free(m);
-				rc = create_database(cfg, url, name, err);
+				*err = config_database_name_problem(name);
+				rc = *err ? AZ_EXIT_USAGE : create_database(cfg, url, name, err);
 				free(dbn);
 				if (rc)
 					break;

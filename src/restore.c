@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #define RD_BUF (256 * 1024)
 
@@ -474,6 +476,108 @@ static int clean(struct restore *rs)
 	return AZ_EXIT_OK;
 }
 
+/*
+ * --clean drops everything before the script runs, so a script that would
+ * put nothing back is refused first: no statement at all, or no CREATE and
+ * no COPY (a truncated upload, a dump of an empty database).  A regular file
+ * gets a first pass (restore_scan_file) before anything is dropped; standard
+ * input or a pipe is read once, so there the rule is checked after the
+ * script, inside its one transaction, and a refusal rolls back.
+ */
+struct clean_scan {
+	long statements;
+	bool content; /* a CREATE or a COPY */
+};
+
+static bool read_once(const char *path)
+{
+	struct stat st;
+	return str_eq(path, "-") || stat(path, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
+static bool first_word_is(const char *sql, const char *word)
+{
+	const char *p = sql_skip_blank(sql);
+	size_t n = strlen(word);
+	char c;
+
+	if (strncasecmp(p, word, n) != 0)
+		return false;
+	c = p[n]; /* p holds word, so p[n] is at most its NUL */
+	return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	         c == '_');
+}
+
+static bool clean_scan_statement(void *arg, const char *sql, long first_line, long token_line)
+{
+	struct clean_scan *cs = arg;
+	bool copy = first_word_is(sql, "copy"); /* in a backup, always COPY ... FROM stdin */
+
+	(void)first_line;
+	(void)token_line;
+	cs->statements++;
+	cs->content = cs->content || copy || first_word_is(sql, "create");
+	return copy;
+}
+
+static void clean_scan_data(void *arg, const char *data, size_t n)
+{
+	(void)arg, (void)data, (void)n;
+}
+
+static void clean_scan_end(void *arg, long long rows)
+{
+	(void)arg, (void)rows;
+}
+
+static int clean_refused(struct restore *rs, const char *what)
+{
+	const char *file = rs->cfg->restore_file;
+	return fail_at(0, AZ_EXIT_USAGE, "%s has %s: %s database \"%s\"%s",
+	               str_eq(file, "-") ? "standard input" : file, what,
+	               rs->cfg->restore_clean ? "--clean would empty" : "nothing to restore into",
+	               rs->db.dbname,
+	               rs->cfg->restore_clean ? " and put nothing back; refused, nothing dropped"
+	                                      : "");
+}
+
+/* Before clean(): the first pass over a file. */
+static int clean_allowed(struct restore *rs)
+{
+	struct clean_scan cs = {0, false};
+	struct restore_sink sink = {clean_scan_statement, clean_scan_data, clean_scan_end, &cs};
+	int rc;
+
+	if (read_once(rs->cfg->restore_file))
+		return AZ_EXIT_OK; /* clean_kept, after the script */
+	if ((rc = restore_scan_file(rs->cfg->restore_file, &sink)) != 0)
+		return rc; /* the script's own error (logged), found before any drop */
+	return !cs.statements ? clean_refused(rs, "no SQL statement")
+	       : !cs.content  ? clean_refused(rs, "no CREATE or COPY statement")
+	                      : AZ_EXIT_OK;
+}
+
+/* After the script, before COMMIT: a script of no statement, and a pipe's --clean rule. */
+static int clean_kept(struct restore *rs)
+{
+	char *e = NULL;
+	PGresult *res;
+	int rc = AZ_EXIT_OK;
+
+	if (!rs->statements)
+		return clean_refused(rs, "no SQL statement");
+	if (!rs->cfg->restore_clean || !read_once(rs->cfg->restore_file) || rs->copies)
+		return AZ_EXIT_OK;
+	if (!(res = db_query(&rs->db, q_nonempty, 0, NULL, PGRES_TUPLES_OK, &e))) {
+		rc = fail_at(0, db_error_exit(&rs->db, AZ_EXIT_UNREACHABLE), "%s", e);
+		free(e);
+	} else if (PQntuples(res) == 0) {
+		rc = clean_refused(rs, "no CREATE or COPY that left anything");
+	}
+	PQclear(res);
+	return rc;
+}
+
 static void notice_to_debug(void *arg, const char *msg)
 {
 	(void)arg;
@@ -523,7 +627,7 @@ int restore_run(const struct config *cfg)
 		free(e);
 		goto out;
 	}
-	if (cfg->restore_clean)
+	if (cfg->restore_clean && !(rc = clean_allowed(&rs)))
 		rc = clean(&rs);
 	if (!rc)
 		rc = check_empty(&rs);
@@ -533,6 +637,8 @@ int restore_run(const struct config *cfg)
 		       rs.db.where);
 		rc = play(&rs);
 	}
+	if (!rc)
+		rc = clean_kept(&rs);
 	if (!rc && !db_command(&rs.db, "COMMIT", 0, NULL, &e)) {
 		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
 		free(e);

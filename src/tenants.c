@@ -41,9 +41,19 @@ uint64_t tenant_hash(const char *slug)
 	return h;
 }
 
-static void add(struct tenant_list *l, const char *slug, const char *prefix, bool from_catalog)
+/*
+ * Adds one tenant.  A slug given by the operator (flag, AUZDB_TENANTS,
+ * AUZDB_TENANT_QUERY) must be safe; a database that exists in pg_database
+ * may have any name while it only ever travels as a libpq keyword value,
+ * but is never expanded into a URL template: percent-decoded in the host,
+ * '/' makes a socket directory and ',' a host list, so the name would choose
+ * the server the template's password goes to.
+ */
+static void add(struct tenant_list *l, const char *slug, const char *prefix, bool from_catalog,
+                bool templated)
 {
 	struct tenant *t;
+	const char *why;
 
 	for (size_t i = 0; i < l->count; i++)
 		if (strcmp(l->items[i].slug, slug) == 0)
@@ -53,11 +63,13 @@ static void add(struct tenant_list *l, const char *slug, const char *prefix, boo
 	t->slug = xstrdup(slug);
 	t->database = xasprintf("%s%s", prefix, slug);
 	t->invalid = NULL;
-	if (!from_catalog) {
-		const char *why = tenant_slug_problem(slug, prefix);
-		if (why)
-			t->invalid = xstrdup(why);
-	}
+	why = tenant_slug_problem(slug, prefix);
+	if (why && !from_catalog)
+		t->invalid = xstrdup(why);
+	else if (why && templated)
+		t->invalid = xasprintf("%s; a database name from pg_database goes into "
+		                       "AUZDB_TENANT_URL_TEMPLATE only when it is a safe slug",
+		                       why);
 }
 
 static void trim(char *s)
@@ -70,10 +82,36 @@ static void trim(char *s)
 	memmove(s, s + i, n - i + 1);
 }
 
+/*
+ * The operator's query, through the extended protocol (PQexecParams, no
+ * parameters): one statement only, so "COMMIT; CREATE ..." cannot end the
+ * READ ONLY transaction and write.  db_query's result and errors.
+ */
+static PGresult *tenant_query(struct dbconn *master, const char *sql, char **err)
+{
+	PGresult *res = PQexecParams(master->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+	const char *state;
+
+	master->sqlstate[0] = '\0';
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(master->sqlstate, sizeof master->sqlstate, "%s", state ? state : "");
+	if (res &&
+	    (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_EMPTY_QUERY))
+		*err = xasprintf("it must be one query returning the slugs (this ran %s)",
+		                 *PQcmdStatus(res) ? PQcmdStatus(res) : "nothing");
+	else
+		*err = db_result_error(res, master->pg);
+	PQclear(res);
+	return NULL;
+}
+
 int tenants_discover(const struct config *cfg, struct dbconn *master, struct tenant_list *out,
                      char **err)
 {
 	const char *prefix = cfg->tenant_prefix;
+	const bool templated = cfg->tenant_url_template != NULL;
 	PGresult *res;
 
 	memset(out, 0, sizeof *out);
@@ -83,17 +121,17 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 			char *s = xstrdup(cfg->tenants[i]);
 			trim(s);
 			if (*s || !cfg->tenants_from_env)
-				add(out, s, prefix, false);
+				add(out, s, prefix, false, templated);
 			free(s);
 		}
 		return AZ_EXIT_OK;
 	}
 	if (cfg->tenant_query) {
 		out->source = "AUZDB_TENANT_QUERY";
-		/* read-only, so an operator's query cannot change master */
+		/* read-only and one statement, so an operator's query cannot change master */
 		if (!db_command(master, "BEGIN READ ONLY", 0, NULL, err))
 			return db_error_exit(master, AZ_EXIT_INTERNAL);
-		res = db_query(master, cfg->tenant_query, 0, NULL, PGRES_TUPLES_OK, err);
+		res = tenant_query(master, cfg->tenant_query, err);
 		if (!res) {
 			/*
 			 * A broken query - or one that tries to write (25006 in this
@@ -119,7 +157,7 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 		}
 		for (int i = 0; i < PQntuples(res); i++)
 			if (!PQgetisnull(res, i, 0))
-				add(out, PQgetvalue(res, i, 0), prefix, false);
+				add(out, PQgetvalue(res, i, 0), prefix, false, templated);
 		PQclear(res);
 		return AZ_EXIT_OK;
 	}
@@ -139,7 +177,7 @@ int tenants_discover(const struct config *cfg, struct dbconn *master, struct ten
 		const char *name = PQgetvalue(res, i, 0);
 		if (strcmp(name, master->dbname) == 0)
 			continue;
-		add(out, name + strlen(prefix), prefix, true);
+		add(out, name + strlen(prefix), prefix, true, templated);
 	}
 	PQclear(res);
 	return AZ_EXIT_OK;
@@ -187,7 +225,13 @@ char *tenant_url(const char *tmpl, const struct tenant *t, char **err)
 {
 	struct strbuf sb;
 	const char *p = tmpl;
+	const char *why = tenant_slug_problem(t->slug, "");
 
+	if (why) { /* never a name that could pick the host (see add) */
+		*err = xasprintf("tenant slug '%s' is not put into AUZDB_TENANT_URL_TEMPLATE: %s",
+		                 t->slug, why);
+		return NULL;
+	}
 	sb_init(&sb);
 	while (*p) {
 		if (*p == '{') {

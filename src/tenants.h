@@ -2,11 +2,16 @@
  * tenants.h - which tenant databases exist and how to reach them.
  *
  * Owns: the tenant list (from --tenant / AUZDB_TENANTS, AUZDB_TENANT_QUERY
- * run on master, or pg_database names with AUZDB_TENANT_DB_PREFIX), the
- * rule for a safe slug, merging duplicates, the stable shard of a tenant,
- * and expanding AUZDB_TENANT_URL_TEMPLATE ({slug}, {database}) with
- * percent-encoded values.  A tenant's name never reaches SQL text: it is
- * only ever a libpq keyword value or a query parameter.  Calls: conn, log.
+ * run on master as one statement in a READ ONLY transaction, or pg_database
+ * names with AUZDB_TENANT_DB_PREFIX), the rule for a safe slug, merging
+ * duplicates, the stable shard of a tenant, and expanding
+ * AUZDB_TENANT_URL_TEMPLATE ({slug}, {database}) with percent-encoded
+ * values.  A tenant's name never reaches SQL text: it is only ever a libpq
+ * keyword value or a query parameter.  A slug the operator lists (flag,
+ * AUZDB_TENANTS, AUZDB_TENANT_QUERY) must be safe; a database name found in
+ * pg_database may be anything PostgreSQL allows, but only a safe one is
+ * ever expanded into the URL template (there a name could pick the host,
+ * and so where the password goes).  Calls: conn, log.
  */
 #ifndef AUZDB_TENANTS_H
 #define AUZDB_TENANTS_H
@@ -18,7 +23,7 @@
 struct tenant {
 	char *slug;     /* as given, or the database name minus the prefix */
 	char *database; /* prefix + slug */
-	char *invalid;  /* why the slug was rejected, or NULL */
+	char *invalid;  /* why the tenant is refused (an unsafe slug), or NULL */
 };
 
 struct tenant_list {
@@ -44,7 +49,8 @@ const char *tenant_slug_problem(const char *slug, const char *prefix);
 uint64_t tenant_hash(const char *slug);
 /*
  * Expands the URL template for one tenant; values are percent-encoded.
- * Returns NULL and *err on an unknown {placeholder}.
+ * Returns NULL and *err on an unknown {placeholder}, or when the slug is not
+ * safe (tenant_slug_problem): such a name is never put into a URL.
  */
 char *tenant_url(const char *tmpl, const struct tenant *t, char **err);
 /*
