@@ -6,10 +6,10 @@
 #include "cmd_backup.h"
 #include "cmd_migrate.h"
 #include "cmd_reset.h"
+#include "cmd_restore.h"
 #include "cmd_run.h"
 #include "exitcodes.h"
 #include "log.h"
-#include "restore.h"
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
@@ -123,7 +123,7 @@ int cli_run(const struct config *cfg)
 	case CMD_TENANT_CREATE: return cmd_tenant_create(cfg);
 	case CMD_RESOLVE: return cmd_resolve(cfg);
 	case CMD_BACKUP: return cmd_backup(cfg);
-	case CMD_RESTORE: return restore_run(cfg);
+	case CMD_RESTORE: return cmd_restore(cfg);
 	case CMD_RESET:
 	case CMD_RESYNC: return reset_run(cfg);
 	case CMD_ADOPT: return cmd_adopt(cfg);

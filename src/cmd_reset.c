@@ -75,12 +75,6 @@ struct run {
 	long long t0;
 };
 
-static void notice_to_debug(void *arg, const char *msg)
-{
-	(void)arg;
-	log_debug("server: %.*s", (int)strcspn(msg, "\n"), msg);
-}
-
 static void rollback(struct dbconn *db)
 {
 	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
@@ -166,7 +160,7 @@ static int open_target(struct run *run)
 		rc = connect_target(cfg, run->cmd, &run->db, &run->kind, &run->err);
 	if (rc)
 		return rc;
-	PQsetNoticeProcessor(run->db.pg, notice_to_debug, NULL);
+	db_quiet_notices(&run->db);
 	for (size_t i = 0; i < run->set.count; i++)
 		if (run->set.items[i].own_transaction)
 			run->transactional = false;

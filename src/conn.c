@@ -716,3 +716,14 @@ char *db_lock_blockers(struct dbconn *db, const char *script)
 	}
 	return sb.buf; /* the caller frees it */
 }
+
+static void notice_to_debug(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("server: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+void db_quiet_notices(struct dbconn *db)
+{
+	PQsetNoticeProcessor(db->pg, notice_to_debug, NULL);
+}

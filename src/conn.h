@@ -79,6 +79,8 @@ int db_error_exit(const struct dbconn *db, int fallback);
 char *db_error_of(struct dbconn *db, const PGresult *res);
 /* Runs each row's column col of list as a statement; false and *err at the first failure. */
 bool db_run_each(struct dbconn *db, const PGresult *list, int col, char **err) AZ_MUSTCHECK;
+/* The server's NOTICEs (DROP ... CASCADE lists, restores) go to the debug log only. */
+void db_quiet_notices(struct dbconn *db);
 /* Rolls back an open or failed transaction, if the connection is still up. */
 void db_rollback(struct dbconn *db);
 /*

@@ -578,12 +578,6 @@ static int clean_kept(struct restore *rs)
 	return rc;
 }
 
-static void notice_to_debug(void *arg, const char *msg)
-{
-	(void)arg;
-	log_debug("server: %.*s", (int)strcspn(msg, "\n"), msg);
-}
-
 /* Opens path ("-" = stdin, gzip or plain) into rd; NULL, or the error (caller frees). */
 static char *reader_open(struct reader *rd, const char *path)
 {
@@ -597,68 +591,65 @@ static char *reader_open(struct reader *rd, const char *path)
 	return NULL;
 }
 
-int restore_run(const struct config *cfg)
+struct restore *restore_open(const struct config *cfg, char **err)
 {
-	struct restore rs;
+	struct restore *rs = xcalloc(1, sizeof *rs);
+
+	rs->cfg = cfg;
+	*err = reader_open(&rs->rd, cfg->restore_file);
+	if (*err) {
+		free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+void restore_close(struct restore *rs)
+{
+	if (!rs)
+		return;
+	gzr_close(rs->rd.gz);
+	free(rs->rd.buf);
+	free(rs->rd.err);
+	free(rs);
+}
+
+int restore_play(struct restore *rs, struct dbconn *db)
+{
+	const struct config *cfg = rs->cfg;
+	const char *from = str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file;
 	char *e = NULL;
 	long long t0 = now_ms();
-	int rc;
+	int rc = AZ_EXIT_OK;
 
-	memset(&rs, 0, sizeof rs);
-	rs.cfg = cfg;
-	e = reader_open(&rs.rd, cfg->restore_file);
-	if (e) {
-		rc = fail_at(0, AZ_EXIT_USAGE, "%s", e);
+	rs->db = *db; /* borrowed: the caller closes it */
+	db_quiet_notices(db);
+	if (!db_command(&rs->db, "BEGIN", 0, NULL, &e)) {
+		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
 		free(e);
 		return rc;
 	}
-	rc = db_connect(cfg, cfg->database_url, NULL, cfg->restore_create, &rs.db, &e);
-	if (rc) {
-		if (strstr(e, "does not exist") && !cfg->restore_create)
-			fail_at(0, rc, "%s (pass --create to create it)", e);
-		else
-			fail_at(0, rc, "%s", e);
-		free(e);
-		goto out;
-	}
-	PQsetNoticeProcessor(rs.db.pg, notice_to_debug, NULL);
-	if (!db_command(&rs.db, "BEGIN", 0, NULL, &e)) {
-		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
-		free(e);
-		goto out;
-	}
-	if (cfg->restore_clean && !(rc = clean_allowed(&rs)))
-		rc = clean(&rs);
+	if (cfg->restore_clean && !(rc = clean_allowed(rs)))
+		rc = clean(rs);
 	if (!rc)
-		rc = check_empty(&rs);
+		rc = check_empty(rs);
 	if (!rc) {
-		log_db(LOG_INFO, rs.db.dbname, "restoring %s into %s",
-		       str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file,
-		       rs.db.where);
-		rc = play(&rs);
+		log_db(LOG_INFO, rs->db.dbname, "restoring %s into %s", from, rs->db.where);
+		rc = play(rs);
 	}
 	if (!rc)
-		rc = clean_kept(&rs);
-	if (!rc && !db_command(&rs.db, "COMMIT", 0, NULL, &e)) {
+		rc = clean_kept(rs);
+	if (!rc && !db_command(&rs->db, "COMMIT", 0, NULL, &e)) {
 		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
 		free(e);
 	}
-	if (rc && PQstatus(rs.db.pg) == CONNECTION_OK &&
-	    PQtransactionStatus(rs.db.pg) != PQTRANS_IDLE) {
-		PGresult *res = PQexec(rs.db.pg, "ROLLBACK");
-		PQclear(res);
-	}
-	if (!rc)
-		log_at(LOG_INFO, &(struct log_ctx){rs.db.dbname, NULL, now_ms() - t0},
+	if (rc)
+		db_rollback(&rs->db);
+	else
+		log_at(LOG_INFO, &(struct log_ctx){rs->db.dbname, NULL, now_ms() - t0},
 		       "restored %ld statements and %ld tables (%lld rows) from %s%s",
-		       rs.statements, rs.copies, rs.rows,
-		       str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file,
-		       gzr_compressed(rs.rd.gz) ? " (gzip)" : "");
-out:
-	db_close(&rs.db);
-	gzr_close(rs.rd.gz);
-	free(rs.rd.buf);
-	free(rs.rd.err);
+		       rs->statements, rs->copies, rs->rows, from,
+		       gzr_compressed(rs->rd.gz) ? " (gzip)" : "");
 	return rc;
 }
 

@@ -16,7 +16,18 @@
 #include "config.h"
 
 /* Returns AZ_EXIT_OK, or an exit code after logging one error line. */
-int restore_run(const struct config *cfg);
+/*
+ * `auzdb restore FILE`, in three steps: restore_open opens cfg->restore_file
+ * ("-" is standard input; gzip or plain) before any connection, so a bad file
+ * is a usage error at once; restore_play plays it into db (borrowed) in one
+ * transaction, with --clean's drops and the refusals (a non-empty target, a
+ * script that would put nothing back), and logs what it did; restore_close.
+ */
+struct dbconn;
+struct restore;
+struct restore *restore_open(const struct config *cfg, char **err);
+int restore_play(struct restore *rs, struct dbconn *db) AZ_MUSTCHECK;
+void restore_close(struct restore *rs);
 
 /*
  * The reader without a server (tests/fuzz/fuzz_restore.c): reads the
