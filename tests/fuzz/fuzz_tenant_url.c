@@ -3,7 +3,8 @@
  * "template\0slug".  Properties: a slug accepted by tenant_slug_problem is
  * only [A-Za-z0-9_-] and fits 63 bytes with the prefix; in an expanded URL
  * every byte that came from the slug is unreserved or percent-encoded, so a
- * slug can never add a parameter, host or credential.
+ * slug can never add a parameter, host or credential; and a slug that is not
+ * safe (tenant_slug_problem with no prefix) is never expanded at all.
  */
 #include "tenants.h"
 
@@ -38,12 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.invalid = NULL;
 	/* with a template of exactly "{slug}", the output is the encoded slug */
 	url = tenant_url("{slug}", &t, &err);
-	if (!url)
-		abort();
-	for (const char *p = url; *p; p++)
+	if (!url != !!tenant_slug_problem(slug, ""))
+		abort(); /* refused exactly when the slug is unsafe */
+	for (const char *p = url; p && *p; p++)
 		if (!(isalnum((unsigned char)*p) || strchr("-_.~%", *p)))
 			abort();
 	free(url);
+	free(err);
+	err = NULL;
 	url = tenant_url(tmpl, &t, &err);
 	free(url);
 	free(err);
