@@ -648,11 +648,8 @@ static bool dump_database(struct dump *d)
 		ok = dump_fail(d, xasprintf("backup transaction failed: %s", e));
 		free(e);
 	}
-	if (!ok && PQstatus(d->db->pg) == CONNECTION_OK &&
-	    PQtransactionStatus(d->db->pg) != PQTRANS_IDLE) {
-		res = PQexec(d->db->pg, "ROLLBACK");
-		PQclear(res);
-	}
+	if (!ok)
+		db_rollback(d->db);
 	d->info->duration_ms = now_ms() - t0;
 	return ok;
 }

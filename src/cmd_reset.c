@@ -75,44 +75,9 @@ struct run {
 	long long t0;
 };
 
-static void rollback(struct dbconn *db)
-{
-	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
-	    PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(db->pg, "ROLLBACK");
-		PQclear(r);
-	}
-}
-
 static bool begin(struct dbconn *db, char **err)
 {
 	return db_command(db, "BEGIN", 0, NULL, err);
-}
-
-static bool write_report(const char *path, const char *json, char **err)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	size_t len = strlen(json), off = 0;
-	bool ok = fd >= 0;
-
-	while (ok && off < len) {
-		ssize_t n = write(fd, json + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ok = n > 0;
-		off += ok ? (size_t)n : 0;
-	}
-	ok = ok && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	ok = ok && rename(tmp, path) == 0;
-	if (!ok) {
-		*err = xasprintf("cannot write the report %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	return ok;
 }
 
 /* Connects to the URL's database, or to the one tenant of --tenant. */
@@ -188,7 +153,7 @@ static int reset_in_one_txn(struct run *run)
 		rc = resync_reload(db, run->file, &run->data, &run->err);
 	if (!rc && !db_command(db, "COMMIT", 0, NULL, &run->err))
 		rc = db_error_exit(db, AZ_EXIT_MIGRATION);
-	rollback(db);
+	db_rollback(db);
 	if (!rc) {
 		run->applied = run->set.count;
 		run->result = "done";
@@ -229,7 +194,7 @@ static int reset_stepwise(struct run *run)
 		rc = reset_empty_schema(db, &run->err);
 	if (!rc && !db_command(db, "COMMIT", 0, NULL, &run->err))
 		rc = db_error_exit(db, AZ_EXIT_INTERNAL);
-	rollback(db);
+	db_rollback(db);
 	dropped = rc == AZ_EXIT_OK;
 	if (!rc && signals_stop_requested()) {
 		rc = AZ_EXIT_INTERRUPTED;
@@ -250,7 +215,7 @@ static int reset_stepwise(struct run *run)
 			rc = resync_reload(db, run->file, &run->data, &run->err);
 		if (!rc && !db_command(db, "COMMIT", 0, NULL, &run->err))
 			rc = db_error_exit(db, AZ_EXIT_MIGRATION);
-		rollback(db);
+		db_rollback(db);
 	}
 	if (!rc)
 		run->result = "done";
@@ -324,11 +289,12 @@ static void report(const struct run *run, int rc)
 	sb_adds(&json, run->data.buf);
 	sb_addf(&json, ",\"duration_ms\":%lld}", now_ms() - run->t0);
 	if (run->cfg->report_file) {
-		char *e = NULL;
-		if (!write_report(run->cfg->report_file, json.buf, &e)) {
+		char *e = NULL, *doc = xasprintf("%s\n", json.buf);
+		if (!write_file_atomic(run->cfg->report_file, doc, strlen(doc), 0600, &e)) {
 			log_warn("%s", e);
 			free(e);
 		}
+		free(doc);
 	}
 	if (log_get_format() == LOG_JSON)
 		out_line("%s", json.buf);

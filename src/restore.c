@@ -718,11 +718,8 @@ int restore_into(struct dbconn *db, const char *path, bool clean_first, char **e
 		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
 		free(e);
 	}
-	if (rc && PQstatus(db->pg) == CONNECTION_OK &&
-	    PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
-		PGresult *res = PQexec(db->pg, "ROLLBACK");
-		PQclear(res);
-	}
+	if (rc)
+		db_rollback(db);
 	if (rc)
 		*err = xasprintf("restoring %s failed (the error is logged above)", path);
 	gzr_close(rs.rd.gz);
