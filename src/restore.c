@@ -614,30 +614,33 @@ void restore_close(struct restore *rs)
 	free(rs);
 }
 
-int restore_play(struct restore *rs, struct dbconn *db)
+/*
+ * The restore's one transaction on rs->db: --clean's drops (with the
+ * command's guards when from is set), the empty-target check, the script,
+ * COMMIT; rolled back on any failure.  from names the script in the log
+ * (the command), or is NULL (reset's put-back, which logs for itself).
+ */
+static int play_in_txn(struct restore *rs, bool clean_first, const char *from)
 {
-	const struct config *cfg = rs->cfg;
-	const char *from = str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file;
 	char *e = NULL;
-	long long t0 = now_ms();
 	int rc = AZ_EXIT_OK;
 
-	rs->db = *db; /* borrowed: the caller closes it */
-	db_quiet_notices(db);
 	if (!db_command(&rs->db, "BEGIN", 0, NULL, &e)) {
 		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
 		free(e);
 		return rc;
 	}
-	if (cfg->restore_clean && !(rc = clean_allowed(rs)))
+	if (clean_first && from)
+		rc = clean_allowed(rs);
+	if (!rc && clean_first)
 		rc = clean(rs);
 	if (!rc)
 		rc = check_empty(rs);
-	if (!rc) {
+	if (!rc && from)
 		log_db(LOG_INFO, rs->db.dbname, "restoring %s into %s", from, rs->db.where);
-		rc = play(rs);
-	}
 	if (!rc)
+		rc = play(rs);
+	if (!rc && from)
 		rc = clean_kept(rs);
 	if (!rc && !db_command(&rs->db, "COMMIT", 0, NULL, &e)) {
 		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
@@ -645,7 +648,20 @@ int restore_play(struct restore *rs, struct dbconn *db)
 	}
 	if (rc)
 		db_rollback(&rs->db);
-	else
+	return rc;
+}
+
+int restore_play(struct restore *rs, struct dbconn *db)
+{
+	const struct config *cfg = rs->cfg;
+	const char *from = str_eq(cfg->restore_file, "-") ? "standard input" : cfg->restore_file;
+	long long t0 = now_ms();
+	int rc;
+
+	rs->db = *db; /* borrowed: the caller closes it */
+	db_quiet_notices(db);
+	rc = play_in_txn(rs, cfg->restore_clean, from);
+	if (!rc)
 		log_at(LOG_INFO, &(struct log_ctx){rs->db.dbname, NULL, now_ms() - t0},
 		       "restored %ld statements and %ld tables (%lld rows) from %s%s",
 		       rs->statements, rs->copies, rs->rows, from,
@@ -694,32 +710,14 @@ int restore_scan_file(const char *path, const struct restore_sink *sink)
 int restore_into(struct dbconn *db, const char *path, bool clean_first, char **err)
 {
 	struct restore rs;
-	char *e = NULL;
-	int rc = AZ_EXIT_OK;
+	int rc;
 
 	memset(&rs, 0, sizeof rs);
-	e = reader_open(&rs.rd, path);
-	if (e) {
-		*err = e;
+	*err = reader_open(&rs.rd, path);
+	if (*err)
 		return AZ_EXIT_USAGE;
-	}
 	rs.db = *db; /* borrowed: the caller closes it */
-	if (!db_command(&rs.db, "BEGIN", 0, NULL, &e)) {
-		rc = fail_at(0, AZ_EXIT_UNREACHABLE, "%s", e);
-		free(e);
-	}
-	if (!rc && clean_first)
-		rc = clean(&rs);
-	if (!rc)
-		rc = check_empty(&rs);
-	if (!rc)
-		rc = play(&rs);
-	if (!rc && !db_command(&rs.db, "COMMIT", 0, NULL, &e)) {
-		rc = fail_at(0, AZ_EXIT_MIGRATION, "commit failed: %s", e);
-		free(e);
-	}
-	if (rc)
-		db_rollback(db);
+	rc = play_in_txn(&rs, clean_first, NULL);
 	if (rc)
 		*err = xasprintf("restoring %s failed (the error is logged above)", path);
 	gzr_close(rs.rd.gz);
