@@ -130,9 +130,10 @@ static int env_or_file(const char *name, char **out, char **err)
 	if (f && *f) {
 		unsigned char *data;
 		size_t len;
-		int e = read_file(f, &data, &len);
+		int e = read_file(f, AZ_FILE_MAX_SECRET, &data, &len);
 		if (e) {
-			fail(err, "cannot read %s=%s: %s", fname, f, strerror(e));
+			fail(err, "cannot read %s=%s: %s%s", fname, f, read_file_strerror(e),
+			     e == EFBIG ? " (64 KiB)" : "");
 			return -1;
 		}
 		while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))

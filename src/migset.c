@@ -298,13 +298,15 @@ int migset_load_dir(const char *dir, struct migset *set, char **err)
 			char *file = xasprintf("%s/migration.sql", path);
 			unsigned char *raw;
 			size_t len;
-			int e = read_file(file, &raw, &len);
+			int e = read_file(file, AZ_FILE_MAX_MIGRATION, &raw, &len);
 			if (e == ENOENT)
 				*err = xasprintf(
 				    "migration %s has no migration.sql (in %s; Prisma P3015)",
 				    de->d_name, dir);
 			else if (e)
-				*err = xasprintf("cannot read %s: %s", file, strerror(e));
+				*err =
+				    xasprintf("cannot read %s: %s%s", file, read_file_strerror(e),
+				              e == EFBIG ? " (64 MiB per migration)" : "");
 			if (e)
 				rc = AZ_EXIT_USAGE;
 			else
@@ -313,9 +315,11 @@ int migset_load_dir(const char *dir, struct migset *set, char **err)
 		} else if (str_eq(de->d_name, "migration_lock.toml")) {
 			unsigned char *raw;
 			size_t len;
-			int e = read_file(path, &raw, &len);
+			int e = read_file(path, AZ_FILE_MAX_SECRET, &raw, &len);
 			if (e) {
-				*err = xasprintf("cannot read %s: %s", path, strerror(e));
+				*err =
+				    xasprintf("cannot read %s: %s%s", path, read_file_strerror(e),
+				              e == EFBIG ? " (64 KiB)" : "");
 				rc = AZ_EXIT_USAGE;
 			} else {
 				rc = check_lockfile(dir, raw, len, err);

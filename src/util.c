@@ -178,13 +178,28 @@ char *sb_detach(struct strbuf *sb)
 	return p;
 }
 
-int read_file(const char *path, unsigned char **out, size_t *len)
+int read_file(const char *path, size_t max, unsigned char **out, size_t *len)
 {
 	struct strbuf sb;
+	struct stat st;
 	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return errno;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return AZ_ENOTREG;
+	}
+	if ((uintmax_t)st.st_size > max) {
+		close(fd);
+		return EFBIG;
+	}
 	sb_init(&sb);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof chunk);
@@ -198,12 +213,26 @@ int read_file(const char *path, unsigned char **out, size_t *len)
 		}
 		if (n == 0)
 			break;
+		if ((size_t)n > max - sb.len) { /* grew while being read */
+			close(fd);
+			sb_free(&sb);
+			return EFBIG;
+		}
 		sb_add(&sb, chunk, (size_t)n);
 	}
 	close(fd);
 	*len = sb.len;
 	*out = (unsigned char *)sb.buf;
 	return 0;
+}
+
+const char *read_file_strerror(int e)
+{
+	if (e == AZ_ENOTREG)
+		return "not a regular file (a FIFO, device, socket or directory)";
+	if (e == EFBIG)
+		return "larger than auzdb reads for it";
+	return strerror(e);
 }
 
 /* write(2) until done; false with errno set (EIO for a write of nothing). */

@@ -45,8 +45,17 @@ void sb_add_json(struct strbuf *sb, const char *s);
 /* Hands the buffer to the caller (who frees it) and re-initialises sb. */
 char *sb_detach(struct strbuf *sb);
 
-/* Reads a whole file; returns 0 or an errno value. *out is NUL-terminated. */
-int read_file(const char *path, unsigned char **out, size_t *len) AZ_MUSTCHECK;
+/*
+ * Reads a whole regular file of at most max bytes; returns 0 or an errno
+ * value, AZ_ENOTREG for a FIFO, device, socket or directory (never opened
+ * for a blocking read, never read) and EFBIG beyond max, also when it grows
+ * while read.  *out is NUL-terminated.  read_file_strerror names the value.
+ */
+#define AZ_ENOTREG            (-1)
+#define AZ_FILE_MAX_SECRET    ((size_t)64 * 1024) /* a *_FILE value */
+#define AZ_FILE_MAX_MIGRATION ((size_t)64 << 20)  /* one migration.sql */
+int read_file(const char *path, size_t max, unsigned char **out, size_t *len) AZ_MUSTCHECK;
+const char *read_file_strerror(int e);
 
 /*
  * A file that appears whole or not at all.  atomic_open creates the temp

@@ -13,6 +13,8 @@
 #     in the restore's transaction); no statement is refused without --clean
 #  4. AUZDB_TENANT_QUERY is one read-only statement: "COMMIT; CREATE ..."
 #     changes nothing on master
+#  5. a FIFO, a device or an oversized file as a *_FILE, migration.sql or
+#     migration_lock.toml is refused at once (it used to hang or eat memory)
 . "$(dirname "$0")/lib.sh"
 export AUZDB_LOG_FORMAT=text AUZDB_TERMINATION_LOG= AUZDB_TENANT_DB_PREFIX="hz${RANDOM}_"
 P=$AUZDB_TENANT_DB_PREFIX
@@ -157,5 +159,40 @@ createdb "${P}xy" || fail "createdb ${P}xy"; T_DBS+=("${P}xy")
 AUZDB_TENANT_QUERY="SELECT 'x' || 'y' UNION ALL SELECT NULL" az tenants --database-url "$M"
 expect_rc 0 "a one-statement tenant query"; expect_out "xy"
 pass "AUZDB_TENANT_QUERY runs as one read-only statement: COMMIT; CREATE ... and a second statement are refused (exit 2), master unchanged"
+
+# --- 5. only regular files are read, with a size cap
+# A FIFO used to hang forever, /dev/zero to read until out of memory.  Each
+# is refused at once (timeout 30 catches a hang: exit 124) with exit 2.
+mkfifo "$T_TMP/fifo" || fail "mkfifo"
+before=$(snapshot "$master")
+nofile() { # WHO REGEX COMMAND...
+  local who=$1 re=$2; shift 2
+  timeout 30 "$@" > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < /dev/null; RC=$?
+  expect_rc 2 "$who"
+  expect_one_line_error "$re"
+  eq "$(snapshot "$master")" "$before" "master after $who"
+}
+nofile "a FIFO as MASTER_DATABASE_URL_FILE" "MASTER_DATABASE_URL_FILE=$T_TMP/fifo: not a regular file" \
+  env MASTER_DATABASE_URL_FILE="$T_TMP/fifo" "$A" migrate
+nofile "/dev/zero as MASTER_DATABASE_URL_FILE" "MASTER_DATABASE_URL_FILE=/dev/zero: not a regular file" \
+  env MASTER_DATABASE_URL_FILE=/dev/zero "$A" migrate
+head -c 70000 /dev/zero | tr '\0' x > "$T_TMP/bigsecret"
+nofile "a 70 kB MASTER_DATABASE_URL_FILE" "MASTER_DATABASE_URL_FILE=$T_TMP/bigsecret: larger than .*64 KiB" \
+  env MASTER_DATABASE_URL_FILE="$T_TMP/bigsecret" "$A" migrate
+# a copy of the master set with one file replaced
+mset() { rm -rf "$T_TMP/mset"; mkdir -p "$T_TMP/mset"; cp -r "$AUZDB_SRC/migrations/master" "$T_TMP/mset/master"; cp -r "$AUZDB_SRC/migrations/tenant" "$T_TMP/mset/tenant"; }
+first=$(cd "$AUZDB_SRC/migrations/master" && ls -d 2*/ | head -n 1); first=${first%/}
+mset; rm "$T_TMP/mset/master/$first/migration.sql"; mkfifo "$T_TMP/mset/master/$first/migration.sql"
+nofile "a FIFO as migration.sql" "$first/migration.sql: not a regular file" "$A" migrate --database-url "$M" --migrations "$T_TMP/mset"
+mset; rm "$T_TMP/mset/master/$first/migration.sql"; ln -s /dev/zero "$T_TMP/mset/master/$first/migration.sql"
+nofile "a link to /dev/zero as migration.sql" "$first/migration.sql: not a regular file" "$A" migrate --database-url "$M" --migrations "$T_TMP/mset"
+mset; truncate -s 65M "$T_TMP/mset/master/$first/migration.sql"
+nofile "a 65 MiB migration.sql" "$first/migration.sql: larger than .*64 MiB per migration" "$A" migrate --database-url "$M" --migrations "$T_TMP/mset"
+if [ -e "$AUZDB_SRC/migrations/master/migration_lock.toml" ]; then
+  mset; rm "$T_TMP/mset/master/migration_lock.toml"; mkfifo "$T_TMP/mset/master/migration_lock.toml"
+  nofile "a FIFO as migration_lock.toml" "migration_lock.toml: not a regular file" "$A" migrate --database-url "$M" --migrations "$T_TMP/mset"
+fi
+mset; az migrate --database-url "$M" --migrations "$T_TMP/mset"; expect_rc 0 "the same set with regular files"
+pass "a FIFO, a device (also through a link) or an oversized file as a *_FILE, migration.sql or migration_lock.toml: exit 2 at once, one line, nothing changed"
 
 done_testing
