@@ -16,6 +16,13 @@
 #include <sys/stat.h>
 
 #define RD_BUF (256 * 1024)
+/*
+ * The longest line and the longest statement outside COPY data (which is
+ * streamed whatever its size): pg_dump and auzdb write far shorter ones, and
+ * the two caps keep a crafted script from taking more than a few MB.
+ */
+#define RD_LINE_MAX ((size_t)8 << 20)
+#define RD_STMT_MAX ((size_t)8 << 20)
 
 /* A buffered reader over the (decompressed) script that counts lines. */
 struct reader {
@@ -59,6 +66,32 @@ static bool fill(struct reader *r)
 	return true;
 }
 
+/*
+ * Adds n bytes of the line being read to sb; false (r->err set) for a NUL
+ * byte (PQexec would see the statement end there: never run half of it) or
+ * a line over RD_LINE_MAX, found as the bytes arrive, not after a whole
+ * line of them is in memory.
+ */
+static bool take(struct reader *r, struct strbuf *sb, size_t n)
+{
+	const char *p = r->buf + r->pos;
+	if (memchr(p, '\0', n)) {
+		free(r->err);
+		r->err = xstrdup("NUL byte in the script");
+	} else if (n > RD_LINE_MAX - sb->len) {
+		free(r->err);
+		r->err =
+		    xasprintf("a line longer than %zu MiB (not a script pg_dump or auzdb wrote)",
+		              RD_LINE_MAX >> 20);
+	} else {
+		sb_add(sb, p, n);
+		r->pos += n;
+		return true;
+	}
+	r->line++; /* the line it is in */
+	return false;
+}
+
 /* Reads one line, '\n' included, into sb (reset first): 1, 0 at the end, -1 on error. */
 static int read_line(struct reader *r, struct strbuf *sb)
 {
@@ -73,15 +106,12 @@ static int read_line(struct reader *r, struct strbuf *sb)
 			continue;
 		}
 		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		if (!take(r, sb, nl ? (size_t)(nl - (r->buf + r->pos)) + 1 : r->len - r->pos))
+			return -1;
 		if (nl) {
-			size_t n = (size_t)(nl - (r->buf + r->pos)) + 1;
-			sb_add(sb, r->buf + r->pos, n);
-			r->pos += n;
 			r->line++;
 			return 1;
 		}
-		sb_add(sb, r->buf + r->pos, r->len - r->pos);
-		r->pos = r->len;
 	}
 	if (sb->len) {
 		r->line++;
@@ -335,11 +365,6 @@ static int play(struct restore *rs)
 	while (rc == AZ_EXIT_OK && (k = read_line(&rs->rd, &line)) > 0) {
 		long lineno = rs->rd.line;
 		size_t off = 0;
-		if (memchr(line.buf, 0, line.len)) {
-			/* PQexec would see the statement end there: never run half of it */
-			rc = fail_at(lineno, AZ_EXIT_USAGE, "NUL byte in the script");
-			break;
-		}
 		while (rc == AZ_EXIT_OK && off < line.len) {
 			enum sql_split_result res;
 			bool was_blank = !sp.nonblank;
@@ -356,7 +381,14 @@ static int play(struct restore *rs)
 			}
 			sb_add(&stmt, line.buf + off, end);
 			off += end;
-			if (res == SQL_END) {
+			if (res == SQL_MORE && sql_splitter_idle(&sp)) {
+				sb_reset(&stmt); /* blank lines and comments: never kept */
+			} else if (stmt.len > RD_STMT_MAX) {
+				rc = fail_at(first_line, AZ_EXIT_USAGE,
+				             "a statement longer than %zu MiB (not a script "
+				             "pg_dump or auzdb wrote)",
+				             RD_STMT_MAX >> 20);
+			} else if (res == SQL_END) {
 				/*
 				 * after COPY ... FROM stdin; the data comes from the next
 				 * lines, and the rest of this one runs after it, as psql

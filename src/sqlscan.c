@@ -418,6 +418,11 @@ static size_t split_token(struct sql_splitter *s, const char *b, size_t len, siz
 	return i + 1;
 }
 
+bool sql_splitter_idle(const struct sql_splitter *s)
+{
+	return !s->nonblank && s->state == SQ_NORMAL;
+}
+
 size_t sql_split(struct sql_splitter *s, const char *b, size_t len, enum sql_split_result *res)
 {
 	size_t i = 0;

@@ -60,5 +60,11 @@ void sql_splitter_init(struct sql_splitter *s);
  * reset for the next statement), at the backslash (SQL_META), or len.
  */
 size_t sql_split(struct sql_splitter *s, const char *buf, size_t len, enum sql_split_result *res);
+/*
+ * True between statements: nothing but blanks and whole comments seen since
+ * the last end, and not inside a comment or quote.  What was fed so far can
+ * then be dropped without changing the next statement.
+ */
+bool sql_splitter_idle(const struct sql_splitter *s);
 
 #endif

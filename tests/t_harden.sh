@@ -15,6 +15,8 @@
 #     changes nothing on master
 #  5. a FIFO, a device or an oversized file as a *_FILE, migration.sql or
 #     migration_lock.toml is refused at once (it used to hang or eat memory)
+#  6. restore bombs (NUL bytes, blank lines, a huge line or statement) are
+#     refused as they are read, in bounded memory
 . "$(dirname "$0")/lib.sh"
 export AUZDB_LOG_FORMAT=text AUZDB_TERMINATION_LOG= AUZDB_TENANT_DB_PREFIX="hz${RANDOM}_"
 P=$AUZDB_TENANT_DB_PREFIX
@@ -194,5 +196,35 @@ if [ -e "$AUZDB_SRC/migrations/master/migration_lock.toml" ]; then
 fi
 mset; az migrate --database-url "$M" --migrations "$T_TMP/mset"; expect_rc 0 "the same set with regular files"
 pass "a FIFO, a device (also through a link) or an oversized file as a *_FILE, migration.sql or migration_lock.toml: exit 2 at once, one line, nothing changed"
+
+# --- 6. restore memory bombs: checked while reading, bounded memory
+# 1 GiB of NUL bytes (1 MB gzipped) was read whole before the NUL check (out
+# of memory at 3 GiB); 50 MB of blank lines were all kept (RSS 1:1 with the
+# input).  Each is refused with exit 2, the target unchanged, peak RSS
+# <= 32 MB (GNU time; not checked on a sanitizer build).
+san=false
+nm -D "$A" 2>/dev/null | grep __asan_init >/dev/null && san=true
+head -c 1G /dev/zero | gzip -1 > "$R/nul.sql.gz"
+head -c 50M /dev/zero | tr '\0' '\n' | gzip -1 > "$R/blank.sql.gz"
+{ printf "SELECT '"; head -c 20M /dev/zero | tr '\0' x; printf "';\n"; } | gzip -1 > "$R/longline.sql.gz"
+{ printf "SELECT '\n"; yes 'a line inside one long string' | head -n 400000; printf "';\n"; } | gzip -1 > "$R/longstmt.sql.gz"
+{ printf "/*\n"; head -c 20M /dev/zero | tr '\0' '\n'; printf "*/\n"; } | gzip -1 > "$R/longcomment.sql.gz"
+before=$(tgt_state)
+for f in nul blank longline longstmt longcomment; do
+  case $f in
+    nul) re="line 1: NUL byte in the script" ;;
+    blank) re="no SQL statement" ;;
+    longline) re="line 1: a line longer than 8 MiB" ;;
+    *) re="line 1: a statement longer than 8 MiB" ;;
+  esac
+  /usr/bin/time -f %M -o "$T_TMP/rss" "$A" restore "$R/$f.sql.gz" --database "$TG" --clean > "$T_TMP/.az_out" 2> "$T_TMP/.az_err" < /dev/null; RC=$?
+  expect_rc 2 "restore --clean of $f.sql.gz"
+  expect_one_line_error "$re"
+  rss=$(tail -n 1 "$T_TMP/rss")
+  $san || [ "$rss" -le $((32 * 1024)) ] || fail "restore of $f.sql.gz: peak RSS $rss kB > 32 MB"
+  echo "# $f.sql.gz ($(stat -c %s "$R/$f.sql.gz") bytes gzipped): peak RSS $rss kB"
+  eq "$(tgt_state)" "$before" "target after restore --clean of $f.sql.gz"
+done
+pass "restore bombs (1 GiB of NUL, 50 MB of blank lines, a 20 MB line, an 11 MB statement, a 20 MB comment): exit 2, one line, nothing dropped, peak RSS <= 32 MB"
 
 done_testing
