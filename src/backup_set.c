@@ -66,8 +66,8 @@ static int mkdir_p(const char *path)
 	return rc;
 }
 
-/* A database name as a file name: [A-Za-z0-9_.-] kept, other bytes %XX. */
-static char *file_name(const char *db)
+/* A database name as a file name: [A-Za-z0-9_.-] kept, other bytes %XX; ".tag" after it. */
+static char *file_name(const char *db, const char *tag)
 {
 	struct strbuf sb;
 	sb_init(&sb);
@@ -80,12 +80,23 @@ static char *file_name(const char *db)
 		else
 			sb_addf(&sb, "%%%02X", *p);
 	}
+	if (tag)
+		sb_addf(&sb, ".%s", tag);
 	sb_adds(&sb, ".sql.gz");
 	return sb.buf;
 }
 
+/* FNV-1a, 32 bits: a short, stable tag for a connection string. */
+static uint32_t tag_of(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 struct manifest_entry {
-	char *database, *file;
+	char *database, *file, *where;
 	uint64_t bytes;
 	char sha256[65];
 	struct dump_info info;
@@ -95,12 +106,41 @@ struct backup_set {
 	const struct config *cfg;
 	pthread_mutex_t mu;
 	char stamp[32];
-	char *dir; /* NULL until created */
+	char *dir;    /* NULL until created */
+	char *name;   /* the set's name: dir's last part, stamp[-N] */
+	char **files; /* file names taken in this set, also by dumps under way */
+	size_t nfiles;
 	struct manifest_entry *entries;
 	size_t count;
 	bool failed;
 	bool progress_busy; /* one dump at a time shows progress */
 };
+
+/*
+ * The file name for db in this set, taken for it (caller holds mu):
+ * "<database>.sql.gz", or, when another database of the same name (a tenant
+ * on another server) took that, "<database>.<tag of user@host:port>.sql.gz",
+ * then "-N" after it.  Never the name of another dump's file or temp file.
+ */
+static char *take_file_name(struct backup_set *bs, const struct dbconn *db)
+{
+	char *name = file_name(db->dbname, NULL);
+	for (int n = 1;; n++) {
+		bool taken = false;
+		for (size_t i = 0; i < bs->nfiles && !taken; i++)
+			taken = str_eq(bs->files[i], name);
+		if (!taken)
+			break;
+		free(name);
+		char *tag = n == 1 ? xasprintf("%08x", tag_of(db->where ? db->where : ""))
+		                   : xasprintf("%08x-%d", tag_of(db->where ? db->where : ""), n);
+		name = file_name(db->dbname, tag);
+		free(tag);
+	}
+	bs->files = xrealloc(bs->files, (bs->nfiles + 1) * sizeof *bs->files);
+	bs->files[bs->nfiles++] = xstrdup(name);
+	return name;
+}
 
 struct backup_set *backup_set_new(const struct config *cfg)
 {
@@ -140,6 +180,7 @@ static int ensure_dir(struct backup_set *bs, char **err)
 				return AZ_EXIT_BACKUP;
 			}
 			bs->dir = d;
+			bs->name = xstrdup(strrchr(d, '/') + 1);
 			return AZ_EXIT_OK;
 		}
 		e = errno;
@@ -162,7 +203,7 @@ static char *manifest_json(const struct backup_set *bs)
 	sb_addf(&sb, "{\n  \"format\": \"auzdb-backup-1\",\n  \"auzdb_version\": \"%s\",\n",
 	        AUZDB_VERSION);
 	sb_addf(&sb, "  \"set\": \"%s\",\n  \"compression\": \"gzip\",\n  \"level\": %ld,\n",
-	        bs->stamp, bs->cfg->compress_level);
+	        bs->name, bs->cfg->compress_level);
 	sb_adds(&sb, "  \"databases\": [");
 	for (size_t i = 0; i < bs->count; i++) {
 		const struct manifest_entry *m = &bs->entries[i];
@@ -171,6 +212,8 @@ static char *manifest_json(const struct backup_set *bs)
 		sb_add_json(&sb, m->database);
 		sb_adds(&sb, "\", \"file\": \"");
 		sb_add_json(&sb, m->file);
+		sb_adds(&sb, "\", \"connection\": \"");
+		sb_add_json(&sb, m->where);
 		sb_addf(&sb, "\", \"bytes\": %llu, \"sha256\": \"%s\", \"server_version\": \"",
 		        (unsigned long long)m->bytes, m->sha256);
 		sb_add_json(&sb, m->info.server_version);
@@ -271,8 +314,9 @@ static bool dump_to_file(struct backup_set *bs, struct dbconn *db, struct atomic
  * Adds the backup to the set and rewrites the manifest; *info moves into
  * the set.  When the manifest cannot be written, final is removed.
  */
-static bool record(struct backup_set *bs, const char *dbname, const char *name, const char *final,
-                   uint64_t bytes, const char sha[65], struct dump_info *info, char **err)
+static bool record(struct backup_set *bs, const struct dbconn *db, const char *name,
+                   const char *final, uint64_t bytes, const char sha[65], struct dump_info *info,
+                   char **err)
 {
 	struct manifest_entry *m;
 	bool ok;
@@ -280,7 +324,8 @@ static bool record(struct backup_set *bs, const char *dbname, const char *name, 
 	pthread_mutex_lock(&bs->mu);
 	bs->entries = xrealloc(bs->entries, (bs->count + 1) * sizeof *bs->entries);
 	m = &bs->entries[bs->count++];
-	m->database = xstrdup(dbname);
+	m->database = xstrdup(db->dbname);
+	m->where = xstrdup(db->where ? db->where : "");
 	m->file = xstrdup(name);
 	m->bytes = bytes;
 	memcpy(m->sha256, sha, sizeof m->sha256);
@@ -297,7 +342,7 @@ static bool record(struct backup_set *bs, const char *dbname, const char *name, 
 
 int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char **err)
 {
-	char *name = file_name(db->dbname), *final = NULL, *tmp = NULL;
+	char *name = NULL, *final = NULL, *tmp = NULL;
 	struct dump_info info;
 	struct atomic_file af = {.fd = -1};
 	uint64_t bytes = 0;
@@ -310,6 +355,7 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 	pthread_mutex_lock(&bs->mu);
 	rc = ensure_dir(bs, err);
 	if (!rc) {
+		name = take_file_name(bs, db);
 		final = xasprintf("%s/%s", bs->dir, name);
 		tmp = xasprintf("%s.tmp", final);
 	}
@@ -330,7 +376,7 @@ int backup_database(struct backup_set *bs, struct dbconn *db, char **file, char 
 		goto fail;
 	}
 	duration = info.duration_ms;
-	if (!record(bs, db->dbname, name, final, bytes, sha, &info, err))
+	if (!record(bs, db, name, final, bytes, sha, &info, err))
 		goto fail;
 	log_at(LOG_INFO, &(struct log_ctx){db->dbname, NULL, duration},
 	       "backup written: %s (%llu bytes, sha256 %.12s...)", final, (unsigned long long)bytes,
@@ -465,9 +511,12 @@ void backup_set_close(struct backup_set *bs)
 	for (size_t i = 0; i < bs->count; i++) {
 		free(bs->entries[i].database);
 		free(bs->entries[i].file);
+		free(bs->entries[i].where);
 		dump_info_free(&bs->entries[i].info);
 	}
 	free(bs->entries);
+	strv_free(bs->files, bs->nfiles);
+	free(bs->name);
 	free(bs->dir);
 	pthread_mutex_destroy(&bs->mu);
 	free(bs);

@@ -17,6 +17,8 @@
 #     migration_lock.toml is refused at once (it used to hang or eat memory)
 #  6. restore bombs (NUL bytes, blank lines, a huge line or statement) are
 #     refused as they are read, in bounded memory
+#  7. two tenants with the same database name on two servers get a backup
+#     file each; a manifest's "set" is its directory's name
 . "$(dirname "$0")/lib.sh"
 export AUZDB_LOG_FORMAT=text AUZDB_TERMINATION_LOG= AUZDB_TENANT_DB_PREFIX="hz${RANDOM}_"
 P=$AUZDB_TENANT_DB_PREFIX
@@ -226,5 +228,47 @@ for f in nul blank longline longstmt longcomment; do
   eq "$(tgt_state)" "$before" "target after restore --clean of $f.sql.gz"
 done
 pass "restore bombs (1 GiB of NUL, 50 MB of blank lines, a 20 MB line, an 11 MB statement, a 20 MB comment): exit 2, one line, nothing dropped, peak RSS <= 32 MB"
+
+# --- 7. tenants of the same database name on two servers: a backup each
+# With a URL template spreading tenants over servers, backup files were named
+# by the database alone: at concurrency 1 the second tenant's dump replaced
+# the first's (manifest listing "app" twice), at 4 both failed (exit 6).
+pg_private_start sa; pg_private_start sb
+pa=$(. "$T_TMP/pg-sa/env"; echo "$PGPORT"); pb=$(. "$T_TMP/pg-sb/env"; echo "$PGPORT")
+pg_user=$(. "$T_TMP/pg-sa/env"; echo "${PGUSER:-postgres}")
+two_tenants() { # fresh 'sameapp' on both servers, each with its own marker
+  local srv
+  for srv in sa sb; do
+    (. "$T_TMP/pg-$srv/env"; export PGHOST PGPORT PGUSER
+     psql -XAtq -d postgres -c "ALTER ROLE $PGUSER PASSWORD 'same-pw-7'" &&
+     dropdb --if-exists sameapp 2>/dev/null && createdb sameapp &&
+     psql -XAtq -v ON_ERROR_STOP=1 -d sameapp -c "CREATE SCHEMA mk; CREATE TABLE mk.marker (v text); INSERT INTO mk.marker VALUES ('server-$srv')") >/dev/null || fail "sameapp on $srv"
+  done
+}
+for conc in 1 4; do
+  two_tenants
+  bk="$T_TMP/bk-same-$conc"
+  AUZDB_TENANTS="$pa,$pb" AUZDB_TENANT_URL_TEMPLATE="postgresql://$pg_user:same-pw-7@127.0.0.1:{slug}/sameapp" \
+    az run --database-url "$M" --backup-dir "$bk" --concurrency $conc
+  expect_rc 0 "run over two tenants named sameapp on two servers (concurrency $conc)"
+  man=$(find "$bk" -name manifest.json | head -n 1)
+  eq "$(grep -o '"file": "sameapp[^"]*"' "$man" | sort -u | wc -l)" 2 "distinct sameapp files in the manifest (concurrency $conc)"
+  files=$(find "$bk" -name 'sameapp*.sql.gz' | sort)
+  eq "$(echo "$files" | wc -l)" 2 "sameapp backup files (concurrency $conc)"
+  eq "$(for f in $files; do zcat "$f" | grep -o "^server-s[ab]"; done | sort | tr '\n' ' ')" "server-sa server-sb " "each file holds its own tenant's rows (concurrency $conc)"
+  eq "$(find "$bk" -name '*.tmp' | wc -l)" 0 "temp files left (concurrency $conc)"
+  for f in $files; do
+    grep -q "\"file\": \"$(basename "$f")\", \"connection\": \"$pg_user@127.0.0.1:\(${pa}\|${pb}\)/sameapp\"" "$man" || fail "manifest entry of $(basename "$f") names its server: $(cat "$man")"
+  done
+done
+pass "two tenants named sameapp on two servers: two backup files, each with its own rows and its server in the manifest, at concurrency 1 and 4"
+# a set made in the same second as another is named ...Z-2, and its manifest says so
+for i in 1 2 3; do az backup --database-url "$M" --backup-dir "$T_TMP/bk-sec"; expect_rc 0 "backup $i"; done
+for d in "$T_TMP"/bk-sec/*/; do
+  d=${d%/}
+  grep -q "\"set\": \"$(basename "$d")\"" "$d/manifest.json" || fail "manifest of $(basename "$d") names another set: $(grep '"set"' "$d/manifest.json")"
+done
+echo "# sets: $(cd "$T_TMP/bk-sec" && ls | tr '\n' ' ')"
+pass "every manifest's \"set\" is the name of its own directory (also ...Z-2)"
 
 done_testing
