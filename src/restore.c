@@ -301,11 +301,20 @@ static int execute(struct restore *rs, const char *sql, long first_line, long to
 			               "%s cannot run inside the restore's single transaction",
 			               why);
 	}
-	res = PQexec(rs->db.pg, sql);
+	/*
+	 * The extended protocol runs one statement or none: if the splitter
+	 * was fooled into one chunk holding two (a hidden COMMIT behind a
+	 * function called begin()), the server refuses the chunk (42601)
+	 * before any of it runs, instead of committing the restore half-way.
+	 */
+	res = PQexecParams(rs->db.pg, sql, 0, NULL, NULL, NULL, NULL, 0);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	rs->statements++;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
 		PQclear(res);
+		if (PQtransactionStatus(rs->db.pg) != PQTRANS_INTRANS)
+			return fail_at(token_line, AZ_EXIT_MIGRATION,
+			               "the statement ended the restore's transaction");
 		return AZ_EXIT_OK;
 	}
 	if (st == PGRES_COPY_IN) {

@@ -271,4 +271,24 @@ done
 echo "# sets: $(cd "$T_TMP/bk-sec" && ls | tr '\n' ' ')"
 pass "every manifest's \"set\" is the name of its own directory (also ...Z-2)"
 
+# --- 8. a crafted script cannot end the restore's transaction
+# "CREATE FUNCTION begin() ...; COMMIT; SELECT 1 AS end;" used to be one
+# chunk to the splitter: PQexec ran the hidden COMMIT, the old tables were
+# gone for good and "half" existed after the failure.  Each statement now
+# goes through the extended protocol (one statement or none) and the
+# transaction is checked after it.
+printf '%s\n' "CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT; SELECT 1 AS end;" \
+  "CREATE TABLE half (i int);" "SELECT 1/0;" > "$R/crafted1.sql"
+printf '%s\n' "CREATE DOMAIN atomic AS int;" "CREATE TABLE t1 (begin atomic); COMMIT; CREATE TABLE half (i int);" "SELECT 1/0;" > "$R/crafted2.sql"
+printf '%s\n' "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; COMMIT; CREATE TABLE half (i int);" "SELECT 1/0;" > "$R/crafted3.sql"
+before=$(tgt_state)
+for f in crafted1 crafted2 crafted3; do
+  az restore "$R/$f.sql" --database "$TG" --clean
+  [ "$RC" = 2 ] || [ "$RC" = 7 ] || fail "restore --clean of $f.sql: exit $RC, expected 2 or 7"
+  expect_one_line_error "restore"
+  eq "$(q "$tgt" "SELECT count(*) FROM pg_class WHERE relname IN ('half', 't1')")" 0 "tables half, t1 after $f.sql"
+  eq "$(tgt_state)" "$before" "target after restore --clean of $f.sql"
+done
+pass "crafted scripts that hide a COMMIT (begin(), a column called begin of type atomic, a BEGIN ATOMIC body): refused, the transaction never ended, target unchanged"
+
 done_testing
